@@ -1,0 +1,1 @@
+"""Alert subscriptions: matching enriched events, delivering alerts, the subscription API."""
