@@ -1,0 +1,1 @@
+"""Bundled demo feeds and the loopback server that replays them for the embedded default."""
