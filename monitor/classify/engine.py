@@ -1,0 +1,283 @@
+"""The compiled matcher: one pass over an item's tokens, then the rules of the
+topics whose concepts occurred.
+
+Per item the work is: split each field into raw tokens (one C-level regex pass),
+look every token up in the combined :class:`~monitor.classify.lexicon.Lexicon`
+cache (C-level ``map``), and handle in Python only the few tokens that hit a term.
+Rules are evaluated only for topics that had a hit, so the cost does not grow with
+the number of loaded topics. Character spans are computed only for the evidence
+that is returned.
+
+Scoring (``docs/classifier.md`` has the reasoning): each rule firing has a strength
+``rule.weight × field_weight(field of the anchor) × position factor`` (body hits fade
+from 1.0 to 0.5 past the lede, since wire copy puts the point of the story first);
+a topic's score is ``1 − Π(1 − strength)`` over its firings (at most
+:data:`MAX_FIRINGS_PER_RULE` per rule), so it lies in 0..1, grows with independent
+evidence and never reaches 1 on repetition alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import compress, repeat
+
+from monitor.classify.definitions import TopicDefinition
+from monitor.classify.lexicon import Lexicon
+from monitor.classify.normalize import TOKEN_RE
+from monitor.models import Evidence, FieldName, TopicMatch
+
+FIELD_NAMES: tuple[FieldName, FieldName, FieldName] = ("title", "summary", "body")
+FIELD_CAPS = (2_000, 20_000, 50_000)
+"""Characters analysed per field (title, summary, body). Wire copy fits well within
+them; the caps bound the time spent on a hostile or mis-parsed 1 MB field. Text past
+a cap is ignored, and evidence offsets stay valid because the cap is a prefix."""
+FIELD_GAP = 5
+"""Token distance added between fields: a title and its summary are near, not adjacent."""
+LEDE_TOKENS = 80
+MAX_FIRINGS_PER_RULE = 3
+MAX_EVIDENCE = 12
+
+# A hit: (global start, global end inclusive, field index, local start, local end inclusive).
+Hit = tuple[int, int, int, int, int]
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Exclusion:
+    id: str
+    concept: int
+    when: str
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    id: str
+    concepts: tuple[int, ...]
+    window: int | None
+    weight: float
+    exclusions: tuple[_Exclusion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Topic:
+    id: str
+    rules: tuple[_Rule, ...]
+    field_weights: tuple[float, float, float]
+    min_score: float
+    languages: tuple[str, ...]
+
+
+def _distance(a: Hit, b: Hit) -> int:
+    """Tokens between two hits; 0 when they overlap, 1 when adjacent."""
+    return max(b[0] - a[1], a[0] - b[1], 0)
+
+
+def _position_factor(field: int, local: int) -> float:
+    if field < 2 or local < LEDE_TOKENS:
+        return 1.0
+    return max(0.5, 1.0 - (local - LEDE_TOKENS) / 800)
+
+
+class Classifier:
+    """Classifies items against a fixed set of compiled topic definitions.
+
+    Immutable after construction (reload by building a new one); ``classify`` is
+    safe to call from several threads at once.
+    """
+
+    def __init__(self, definitions: Sequence[TopicDefinition]) -> None:
+        concept_ids: dict[tuple[str, str], int] = {}
+        terms: list[tuple[str, int]] = []
+        for definition in definitions:
+            for name, concept in definition.concepts.items():
+                cid = concept_ids.setdefault((definition.id, name), len(concept_ids))
+                terms.extend((term, cid) for lang_terms in concept.terms.values() for term in lang_terms)
+        self._concept_topic: list[int] = [0] * len(concept_ids)
+        topics: list[_Topic] = []
+        for index, definition in enumerate(definitions):
+            for name in definition.concepts:
+                self._concept_topic[concept_ids[(definition.id, name)]] = index
+            rules = []
+            for rule in definition.rules:
+                exclusions = tuple(
+                    _Exclusion(e.id, concept_ids[(definition.id, e.concept)], e.when, e.window)
+                    for e in definition.exclusions
+                    if e.rules is None or rule.id in e.rules
+                )
+                concepts = tuple(concept_ids[(definition.id, c)] for c in rule.all_of)
+                rules.append(_Rule(rule.id, concepts, rule.window, rule.weight, exclusions))
+            fw = definition.field_weights
+            topics.append(
+                _Topic(
+                    id=definition.id,
+                    rules=tuple(rules),
+                    field_weights=(fw.get("title", 1.0), fw.get("summary", 0.75), fw.get("body", 0.5)),
+                    min_score=definition.min_score,
+                    languages=tuple(definition.languages()),
+                )
+            )
+        self._topics = tuple(topics)
+        self._by_id = {t.id: t for t in topics}
+        self._lexicon = Lexicon(terms, len(concept_ids))
+
+    @property
+    def topics(self) -> list[str]:
+        """Ids of the loaded topics, in load order."""
+        return [t.id for t in self._topics]
+
+    def languages(self, topic_id: str) -> list[str]:
+        """Languages the topic has terms for. Raises ``KeyError`` for an unknown topic."""
+        return list(self._by_id[topic_id].languages)
+
+    def classify(
+        self, title: str, summary: str = "", body: str = "", language: str | None = None
+    ) -> list[TopicMatch]:
+        """Return the topics that apply to the item, best score first (ties by id).
+
+        ``language`` is accepted for the service's interface but not used to select
+        terms: every language's terms are always applied, because wire items mix
+        languages (quotes, names) and declared languages are often wrong.
+        Never raises on any ``str`` input; non-``str`` fields are treated as empty.
+        """
+        texts = tuple(
+            text[:cap] if isinstance(text, str) else ""
+            for text, cap in zip((title, summary, body), FIELD_CAPS, strict=True)
+        )
+        hits = self._scan(texts)
+        if not hits:
+            return []
+        touched = sorted({self._concept_topic[c] for c in hits})
+        matches: list[TopicMatch] = []
+        for index in touched:
+            match = self._evaluate(self._topics[index], hits, texts)
+            if match is not None:
+                matches.append(match)
+        matches.sort(key=lambda m: (-m.score, m.topic))
+        return matches
+
+    def _scan(self, texts: tuple[str, ...]) -> dict[int, list[Hit]]:
+        """Find every concept occurrence in the fields, keyed by concept id."""
+        lexicon = self._lexicon
+        cache_get = lexicon.cache.get
+        n_concepts = lexicon.n_concepts
+        hits: dict[int, list[Hit]] = {}
+        base = 0
+        for field, text in enumerate(texts):
+            if not text:
+                continue
+            tokens = TOKEN_RE.findall(text)
+            values = list(map(cache_get, tokens, repeat(_MISSING)))
+            # compress() keeps the truthy values: cached hits and unseen tokens.
+            for i in compress(range(len(values)), values):
+                keys = values[i]
+                if keys is _MISSING:
+                    keys = lexicon.resolve(tokens[i])
+                    if keys is None:
+                        continue
+                assert isinstance(keys, tuple)
+                for key in keys:
+                    if key < n_concepts:
+                        hits.setdefault(key, []).append((base + i, base + i, field, i, i))
+                        continue
+                    length = lexicon.phrase_length(key, tokens, i)
+                    if length:
+                        end = i + length - 1
+                        for concept in lexicon.phrases[key - n_concepts].concepts:
+                            hits.setdefault(concept, []).append((base + i, base + end, field, i, end))
+            base += len(tokens) + FIELD_GAP
+        return hits
+
+    def _evaluate(
+        self, topic: _Topic, hits: dict[int, list[Hit]], texts: tuple[str, ...]
+    ) -> TopicMatch | None:
+        firings: list[tuple[float, str, list[Hit]]] = []
+        for rule in topic.rules:
+            anchors = hits.get(rule.concepts[0])
+            if not anchors:
+                continue
+            count = 0
+            for anchor in anchors:
+                fired = self._fire(rule, anchor, hits)
+                if fired is None:
+                    continue
+                strength = rule.weight * topic.field_weights[anchor[2]] * _position_factor(anchor[2], anchor[3])
+                firings.append((strength, rule.id, fired))
+                count += 1
+                if count >= MAX_FIRINGS_PER_RULE:
+                    break
+        if not firings:
+            return None
+        firings.sort(key=lambda f: -f[0])
+        remaining = 1.0
+        for strength, _, _ in firings:
+            remaining *= 1.0 - strength
+        score = round(min(1.0, max(0.0, 1.0 - remaining)), 4)
+        if score < topic.min_score or score <= 0.0:
+            return None
+        return TopicMatch.model_construct(topic=topic.id, score=score, evidence=_evidence(firings, texts))
+
+    @staticmethod
+    def _fire(rule: _Rule, anchor: Hit, hits: dict[int, list[Hit]]) -> list[Hit] | None:
+        """The hits of one firing of *rule* at *anchor* (anchor first), or ``None``."""
+        used = [anchor]
+        farthest = 0
+        for concept in rule.concepts[1:]:
+            candidates = hits.get(concept)
+            if not candidates:
+                return None
+            best = min(candidates, key=lambda h: _distance(anchor, h))
+            dist = _distance(anchor, best)
+            if rule.window is not None and dist > rule.window:
+                return None
+            farthest = max(farthest, dist)
+            used.append(best)
+        for exc in rule.exclusions:
+            found = hits.get(exc.concept)
+            if not found:
+                continue
+            if exc.when == "item":
+                return None
+            near = min(_distance(anchor, h) for h in found)
+            if exc.when == "overlap" and near == 0:
+                return None
+            if exc.when == "window" and near <= exc.window:
+                return None
+            if exc.when == "nearer" and len(rule.concepts) > 1 and near < farthest:
+                return None
+        return used
+
+
+def _evidence(firings: list[tuple[float, str, list[Hit]]], texts: tuple[str, ...]) -> list[Evidence]:
+    """Evidence for the strongest firings, with spans into the original field text."""
+    chosen: list[tuple[str, Hit]] = []
+    seen: set[tuple[str, int, int]] = set()
+    for _, rule_id, used in firings:
+        for hit in used:
+            key = (rule_id, hit[0], hit[1])
+            if key not in seen:
+                seen.add(key)
+                chosen.append((rule_id, hit))
+        if len(chosen) >= MAX_EVIDENCE:
+            break
+    chosen = chosen[:MAX_EVIDENCE]
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for field in {hit[2] for _, hit in chosen}:
+        last = max(hit[4] for _, hit in chosen if hit[2] == field)
+        field_spans: list[tuple[int, int]] = []
+        for match in TOKEN_RE.finditer(texts[field]):
+            field_spans.append(match.span())
+            if len(field_spans) > last:
+                break
+        spans[field] = field_spans
+    out = []
+    for rule_id, hit in chosen:
+        start = spans[hit[2]][hit[3]][0]
+        end = spans[hit[2]][hit[4]][1]
+        out.append(
+            Evidence.model_construct(
+                rule=rule_id, text=texts[hit[2]][start:end], field=FIELD_NAMES[hit[2]], start=start, end=end
+            )
+        )
+    return out

@@ -1,0 +1,143 @@
+"""The combined term index of every concept of every loaded topic.
+
+Why one index: the cost of classifying an item must grow with the item's length,
+not with the number of topics or terms. All terms of all topics are compiled into
+a handful of dicts keyed by normalised word (exact words, prefixes, suffixes,
+infixes, phrase heads). A raw token is resolved once — normalised, stemmed and
+looked up — and the result (the tuple of *keys* it triggers, or ``None``) is cached
+under the raw token itself, so the steady-state cost of a token is one ``dict.get``.
+
+Keys below ``n_concepts`` are concept ids; keys from ``n_concepts`` on are phrase
+ids, whose remaining words are checked against the following tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from monitor.classify.definitions import split_term
+from monitor.classify.normalize import normalize_token, token_forms
+
+CACHE_LIMIT = 300_000
+"""Resolved raw tokens kept before the cache is emptied (bounds memory on hostile input)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A multi-word term: words after the first, each ``(word, is_prefix)``."""
+
+    tail: tuple[tuple[str, bool], ...]
+    concepts: tuple[int, ...]
+
+
+class Lexicon:
+    """Maps raw tokens to the concepts and phrase heads they trigger.
+
+    Thread-safety: after construction only the resolution caches change; a
+    concurrent reader sees either a cached value or recomputes the same one, and
+    emptying a full cache only costs recomputation.
+    """
+
+    def __init__(self, terms: Iterable[tuple[str, int]], n_concepts: int) -> None:
+        """Compile ``(term, concept id)`` pairs; terms must satisfy ``term_problem() is None``."""
+        self.n_concepts = n_concepts
+        self._exact: dict[str, set[int]] = {}
+        self._prefix: dict[str, set[int]] = {}
+        self._suffix: dict[str, set[int]] = {}
+        self._infix: dict[str, set[int]] = {}
+        phrase_ids: dict[tuple[str, ...], int] = {}
+        phrase_parts: list[tuple[tuple[tuple[str, bool], ...], set[int]]] = []
+        for term, concept in terms:
+            words = [(w, normalize_token(w.strip("*"))) for w in split_term(term)]
+            if len(words) == 1:
+                self._add(words[0][0], words[0][1], concept)
+                continue
+            signature = tuple(w for w, _ in words)
+            key = phrase_ids.get(tuple(normalize_token(w) for w in signature))
+            if key is None:
+                key = n_concepts + len(phrase_parts)
+                phrase_ids[tuple(normalize_token(w) for w in signature)] = key
+                tail = tuple((norm, raw.endswith("*")) for raw, norm in words[1:])
+                phrase_parts.append((tail, set()))
+                self._add(words[0][0], words[0][1], key)
+            phrase_parts[key - n_concepts][1].add(concept)
+        self.phrases: list[Phrase] = [Phrase(tail, tuple(sorted(cs))) for tail, cs in phrase_parts]
+        self._prefix_lens = sorted({len(k) for k in self._prefix})
+        self._suffix_lens = sorted({len(k) for k in self._suffix})
+        self._infix_lens = sorted({len(k) for k in self._infix})
+        self.cache: dict[str, tuple[int, ...] | None] = {}
+        self._forms: dict[str, tuple[str, ...]] = {}
+
+    def _add(self, raw: str, norm: str, key: int) -> None:
+        if raw.startswith("*") and raw.endswith("*") and len(raw) > 1:
+            table = self._infix
+        elif raw.endswith("*"):
+            table = self._prefix
+        elif raw.startswith("*"):
+            table = self._suffix
+        else:
+            table = self._exact
+        table.setdefault(norm, set()).add(key)
+
+    def resolve(self, raw: str) -> tuple[int, ...] | None:
+        """Return the keys *raw* triggers (sorted), or ``None``; caches the answer."""
+        keys: set[int] = set()
+        for form in self.forms(raw):
+            found = self._exact.get(form)
+            if found:
+                keys |= found
+            n = len(form)
+            for k in self._prefix_lens:
+                if k > n:
+                    break
+                found = self._prefix.get(form[:k])
+                if found:
+                    keys |= found
+            for k in self._suffix_lens:
+                if k > n:
+                    break
+                found = self._suffix.get(form[-k:])
+                if found:
+                    keys |= found
+            for k in self._infix_lens:
+                if k > n:
+                    break
+                for i in range(n - k + 1):
+                    found = self._infix.get(form[i : i + k])
+                    if found:
+                        keys |= found
+        value = tuple(sorted(keys)) if keys else None
+        if len(self.cache) >= CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[raw] = value
+        return value
+
+    def forms(self, raw: str) -> tuple[str, ...]:
+        """The normalised lookup forms of a raw token (cached)."""
+        forms = self._forms.get(raw)
+        if forms is None:
+            forms = token_forms(raw)
+            if len(self._forms) >= CACHE_LIMIT:
+                self._forms.clear()
+            self._forms[raw] = forms
+        return forms
+
+    def phrase_length(self, key: int, tokens: Sequence[str], start: int) -> int:
+        """Length in tokens of phrase *key* if it matches at ``tokens[start]``, else 0.
+
+        The head word is already known to match; each further word must equal one
+        of the token's forms (or be a prefix of one, for ``word*``).
+        """
+        phrase = self.phrases[key - self.n_concepts]
+        end = start + 1 + len(phrase.tail)
+        if end > len(tokens):
+            return 0
+        for (word, is_prefix), raw in zip(phrase.tail, tokens[start + 1 : end], strict=True):
+            forms = self.forms(raw)
+            if word in forms:
+                continue
+            if is_prefix and any(f.startswith(word) for f in forms):
+                continue
+            return 0
+        return end - start
