@@ -14,14 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy"
-PROMETHEUS_DIR = DEPLOY / "prometheus"
-RULES_FILE = PROMETHEUS_DIR / "rules" / "wiremon.yml"
-ALERTMANAGER_CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
-DASHBOARDS_DIR = DEPLOY / "grafana" / "dashboards"
-COMPOSE_FILE = REPO / "docker-compose.yml"
+from deploy_checks import PROMETHEUS_SERIES, catalogue_metric_names, recording_rule_names
 
 # Binary name -> Debian package that provides it.
 _PACKAGES = {
@@ -69,9 +62,7 @@ def free_port() -> int:
 
 def run_tool(args: Sequence[str], cwd: Path | None = None, timeout: float = 60) -> str:
     """Run a command and assert it exits 0; the failure message carries its whole output."""
-    proc = subprocess.run(
-        list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
     output = f"$ {' '.join(args)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
     assert proc.returncode == 0, f"exit code {proc.returncode}\n{output}"
     return output
@@ -83,6 +74,18 @@ def free_tcp_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def port_factory() -> Callable[[], int]:
+    """``free_port`` for tests that need several ports."""
+    return free_port
+
+
+@pytest.fixture(scope="session")
 def tool() -> Callable[..., str]:
     """``run_tool`` for test modules (conftest is not importable by name: the root one shadows it)."""
     return run_tool
+
+
+@pytest.fixture(scope="session")
+def known_series() -> frozenset[str]:
+    """Names a dashboard or rule may select: the catalogue, recording rules, Prometheus' own."""
+    return frozenset(catalogue_metric_names() | recording_rule_names() | PROMETHEUS_SERIES)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import yaml
-
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "alertmanager" / "alertmanager.yml"
+from deploy_checks import ALERTMANAGER_CONFIG as CONFIG
 
 
 def test_check_config(amtool: str, tool: Callable[..., str]) -> None:
@@ -24,7 +22,8 @@ def test_check_config(amtool: str, tool: Callable[..., str]) -> None:
     ],
 )
 def test_routes(amtool: str, tool: Callable[..., str], labels: list[str], receiver: str) -> None:
-    tool([amtool, "config", "routes", "test", f"--config.file={CONFIG}", f"--verify.receivers={receiver}", *labels])
+    verify = f"--verify.receivers={receiver}"
+    tool([amtool, "config", "routes", "test", f"--config.file={CONFIG}", verify, *labels])
 
 
 def test_kafka_failure_inhibits_outbox_backlog() -> None:

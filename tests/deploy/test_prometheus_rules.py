@@ -12,10 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-
-PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
-RULES_FILE = PROMETHEUS_DIR / "rules" / "wiremon.yml"
-RULES_TESTS = PROMETHEUS_DIR / "tests" / "wiremon_test.yml"
+from deploy_checks import PROMETHEUS_DIR, RULES_FILE, RULES_TESTS, promql_metric_names
 
 REQUIRED_ALERTS = {
     "FeedStale",
@@ -53,6 +50,15 @@ def test_required_alerts_exist() -> None:
     alerts = {rule["alert"] for rule in _rules() if "alert" in rule}
     missing = REQUIRED_ALERTS - alerts
     assert not missing, f"alerts missing from {RULES_FILE.name}: {sorted(missing)}"
+
+
+def test_rules_use_known_metrics(known_series: frozenset[str]) -> None:
+    problems = [
+        f"{rule.get('alert') or rule.get('record')}: unknown metric {name!r}"
+        for rule in _rules()
+        for name in sorted(promql_metric_names(rule["expr"]) - known_series)
+    ]
+    assert not problems, "\n".join(problems)
 
 
 def test_alerts_are_labelled_and_annotated() -> None:
