@@ -1,0 +1,1 @@
+"""Ingest: fetch, parse and normalise feed items."""

@@ -1,0 +1,1 @@
+"""Test support: hostile HTTP server, TCP proxy for outage tests."""
