@@ -43,6 +43,9 @@ class Concept(BaseModel):
 
     description: str = ""
     terms: dict[str, list[str]] = Field(min_length=1)
+    skip_dateline: bool = False
+    """Ignore matches inside a dateline (``LONDON, Oct 18 (Reuters) -``): a city that
+    only says where the story was filed is not an actor in it."""
 
 
 class Rule(BaseModel):

@@ -18,6 +18,7 @@ evidence and never reaches 1 on repetition alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
@@ -41,6 +42,20 @@ MAX_EVIDENCE = 12
 # A hit: (global start, global end inclusive, field index, local start, local end inclusive).
 Hit = tuple[int, int, int, int, int]
 _MISSING = object()
+
+# A dateline opens a summary or body: "BRUXELLES, 2 mars 2014 (AFP) - ", "Ammán, 9 jul (EFE).-",
+# "هامبورغ (رويترز) - ", or, after an ALL-CAPS place, "МОСКВА, 12 февраля — " / "МОСКВА, 7 июля. /ТАСС/.".
+_DATELINE_AGENCY = re.compile(r"^\s*(?:<[^>]{0,40}>\s*)*[^\n.!?]{1,90}?\([^()\n]{1,40}\)\s*[.,]?\s*[-\u2013\u2014]+")
+_DATELINE_CAPS = re.compile(
+    r"^\s*(?:<[^>]{0,40}>\s*)*[^\W\d_a-z]{2,}[^\n.!?]{0,60}?(?:\s[-\u2013\u2014]+\s|\.?\s*/[^/\n]{1,20}/)"
+)
+
+
+def dateline_end(text: str) -> int:
+    """Length of the dateline that opens *text* (0 if none). Pure; looks at 160 chars."""
+    head = text[:160]
+    match = _DATELINE_AGENCY.match(head) or _DATELINE_CAPS.match(head)
+    return match.end() if match else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +105,12 @@ class Classifier:
     def __init__(self, definitions: Sequence[TopicDefinition]) -> None:
         concept_ids: dict[tuple[str, str], int] = {}
         terms: list[tuple[str, int]] = []
+        skip_dateline: set[int] = set()
         for definition in definitions:
             for name, concept in definition.concepts.items():
                 cid = concept_ids.setdefault((definition.id, name), len(concept_ids))
+                if concept.skip_dateline:
+                    skip_dateline.add(cid)
                 terms.extend((term, cid) for lang_terms in concept.terms.values() for term in lang_terms)
         self._concept_topic: list[int] = [0] * len(concept_ids)
         topics: list[_Topic] = []
@@ -119,6 +137,7 @@ class Classifier:
                 )
             )
         self._topics = tuple(topics)
+        self._skip_dateline = frozenset(skip_dateline)
         self._by_id = {t.id: t for t in topics}
         self._lexicon = Lexicon(terms, len(concept_ids))
 
@@ -168,6 +187,10 @@ class Classifier:
             if not text:
                 continue
             tokens = TOKEN_RE.findall(text)
+            dateline = 0
+            if field and self._skip_dateline:
+                end = dateline_end(text)
+                dateline = len(TOKEN_RE.findall(text[:end])) if end else 0
             values = list(map(cache_get, tokens, repeat(_MISSING)))
             # compress() keeps the truthy values: cached hits and unseen tokens.
             for i in compress(range(len(values)), values):
@@ -179,12 +202,16 @@ class Classifier:
                 assert isinstance(keys, tuple)
                 for key in keys:
                     if key < n_concepts:
+                        if i < dateline and key in self._skip_dateline:
+                            continue
                         hits.setdefault(key, []).append((base + i, base + i, field, i, i))
                         continue
                     length = lexicon.phrase_length(key, tokens, i)
                     if length:
                         end = i + length - 1
                         for concept in lexicon.phrases[key - n_concepts].concepts:
+                            if i < dateline and concept in self._skip_dateline:
+                                continue
                             hits.setdefault(concept, []).append((base + i, base + end, field, i, end))
             base += len(tokens) + FIELD_GAP
         return hits
@@ -244,8 +271,12 @@ class Classifier:
                 return None
             if exc.when == "window" and near <= exc.window:
                 return None
-            if exc.when == "nearer" and len(rule.concepts) > 1 and near < farthest:
-                return None
+            if exc.when == "nearer":
+                # A single-concept rule has no partner to compare with: "nearer"
+                # then means "within the exclusion's window".
+                limit = farthest if len(rule.concepts) > 1 else exc.window + 1
+                if near < limit:
+                    return None
         return used
 
 
