@@ -95,9 +95,11 @@ class FetchConfig(_Section):
     max_redirects: int = Field(5, ge=0, le=20)
     per_host_concurrency: int = Field(4, ge=1, le=1000)
     global_concurrency: int = Field(256, ge=1, le=100_000)
-    backoff_base: float = Field(30.0, gt=0)
+    # after n failures in a row a feed waits interval * 2**n, capped here (Retry-After may ask more)
     backoff_max: float = Field(3600.0, gt=0)
     allow_private_addresses: bool = True
+    parse_workers: int = Field(-1, ge=-1, le=64, description="-1: one per core (max 4); 0: a thread.")
+    seen_retention_days: float = Field(30.0, gt=0, description="Forget items not seen for this long.")
 
 
 class FeedConfig(_Section):
@@ -257,11 +259,12 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     base: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Read, merge and validate the configuration.
 
-    Order, later wins: ``base`` (the embedded default), the file at ``path``, then
-    ``WIREMON_*`` environment variables. Raises ``ConfigError`` listing every problem.
+    Order, later wins: ``base`` (the embedded default), the file at ``path``,
+    ``WIREMON_*`` environment variables, then ``overrides`` (command-line flags). Raises ``ConfigError`` listing every problem.
     """
     environ = os.environ if environ is None else environ
     data: dict[str, Any] = dict(base or {})
@@ -285,6 +288,8 @@ def load_settings(
     env = _env_overrides(environ)
     if env:
         data = _merge(data, env)
+    if overrides:
+        data = _merge(data, overrides)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

@@ -63,13 +63,14 @@ class BrokerProcess:
         url = f"tcp://{self.host}:{self.port}"
         cmd = [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
         if self.schema_dir is not None:
+            # Tansu reads file:// paths relative to its working directory: run it from "/"
             cmd += ["--schema-registry", f"file://{self.schema_dir.resolve()}"]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._log = log
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         try:
             self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+                cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd="/"
             )
         except OSError as exc:
             raise BrokerError(f"cannot start the embedded broker {cmd[0]}") from exc

@@ -1,0 +1,1 @@
+"""Enrich: language identification, urgency, story grouping."""

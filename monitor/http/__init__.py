@@ -1,0 +1,1 @@
+"""The service's own HTTP endpoints: metrics, health, the alert API."""

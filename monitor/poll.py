@@ -1,0 +1,207 @@
+"""The poll of one feed, as named phases in order:
+
+    fetch → parse → normalise → dedupe → classify → enrich → accept (outbox) → commit
+
+Each phase is a function or method you can call alone in a test; ``Poller.poll`` runs
+them and turns every failure into an outcome, a metric and a report (never an
+exception: one bad feed must not stop the others).
+
+"accept" is where an item becomes the monitor's responsibility: the enriched event is
+written to the durable outbox in the same transaction that records it as seen and
+advances the feed's ETag/Last-Modified. The relay then moves it to Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from .config import FeedConfig, Settings
+from .errors import FetchError, OutboxFullError
+from .ingest.dedup import Decision, decide
+from .ingest.fetch import Fetcher, FetchRequest, FetchResult
+from .ingest.normalize import FeedContext
+from .ingest.worker import ParseOutput, ParsePool
+from .metrics import Metrics, language_label
+from .models import EnrichedEvent, TopicMatch
+from .publish.serialize import event_value
+from .store import AsyncStore, FeedState, OutboxEvent
+
+log = logging.getLogger("wiremon.poll")
+
+
+class TopicClassifier(Protocol):
+    def classify(
+        self, title: str, summary: str = "", body: str = "", language: str | None = None
+    ) -> list[TopicMatch]: ...
+
+
+@dataclass(slots=True)
+class PollReport:
+    feed_id: str
+    outcome: str  # one of metrics.POLL_OUTCOMES
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    error: str | None = None
+    reason: str | None = None
+    retry_after: float | None = None
+    failures: int = 0
+    events: list[str] = field(default_factory=list)
+
+
+def enrich(decisions: Sequence[Decision], classifier: TopicClassifier, fetched_at: datetime,
+           accepted_at: datetime) -> list[EnrichedEvent]:
+    """Classify and enrich new and updated items (duplicates are skipped)."""
+    events: list[EnrichedEvent] = []
+    for d in decisions:
+        if d.status == "duplicate":
+            continue
+        item = d.item
+        topics = classifier.classify(item.title, item.summary, item.body, item.language)
+        fields = dict(item.__dict__)
+        events.append(
+            EnrichedEvent.model_construct(
+                **fields,
+                schema_id="enriched_event.v1",
+                status=d.status,
+                revision=d.revision,
+                topics=topics,
+                story_id=None,
+                fetched_at=fetched_at,
+                accepted_at=accepted_at,
+            )
+        )
+    return events
+
+
+def to_outbox(events: Sequence[EnrichedEvent], decisions: Sequence[Decision]) -> list[OutboxEvent]:
+    hashes = {d.item.event_id: d.item.content_hash for d in decisions}
+    return [
+        OutboxEvent(
+            event_id=e.event_id,
+            revision=e.revision,
+            topics=tuple(t.topic for t in e.topics),
+            payload=event_value(e),
+            content_hash=hashes[e.event_id],
+            accepted_at=e.accepted_at.timestamp(),
+            published_ts=(e.published or e.updated).timestamp() if (e.published or e.updated) else None,
+        )
+        for e in events
+    ]
+
+
+class Poller:
+    """Polls feeds; holds no per-feed state of its own (that lives in the store)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: AsyncStore,
+        fetcher: Fetcher,
+        parser: ParsePool,
+        classifier: TopicClassifier,
+        metrics: Metrics,
+        on_accepted: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.parser = parser
+        self.classifier = classifier
+        self.metrics = metrics
+        self.on_accepted = on_accepted
+        self.clock = clock
+
+    async def poll(self, feed: FeedConfig) -> PollReport:
+        fid = feed.feed_id
+        m = self.metrics
+        state = await self.store.run(self.store.sync.feed_state, fid)
+        # -- fetch
+        started = time.monotonic()
+        try:
+            result = await self.fetcher.fetch(
+                FetchRequest(fid, feed.url, state.etag, state.last_modified, feed.headers)
+            )
+        except FetchError as exc:
+            m.fetch_duration.observe(time.monotonic() - started)
+            outcome = exc.reason if exc.reason in ("timeout", "connect_error") else "http_error"
+            m.fetch_errors.labels(feed=fid, reason=exc.reason).inc()
+            return await self._failed(feed, state, outcome, str(exc), exc.reason, exc.retry_after)
+        m.fetch_duration.observe(time.monotonic() - started)
+        fetched_at = datetime.fromtimestamp(self.clock(), tz=UTC)
+        if result.not_modified:
+            return await self._succeeded(feed, state, result, "not_modified")
+        # -- parse + normalise (worker process)
+        ctx = FeedContext(fid, feed.agency, feed.language)
+        parsed: ParseOutput = await self.parser.run(result.content, result.content_type, result.url, ctx)
+        if parsed.error is not None:
+            m.parse_errors.labels(feed=fid, kind="unreadable").inc()
+            return await self._failed(feed, state, "parse_error", parsed.error, "parse_error", None)
+        if parsed.problem is not None:
+            m.parse_errors.labels(feed=fid, kind=parsed.problem_kind or "other").inc()
+            log.info("feed %s: ill-formed document (%s); %d items recovered", fid, parsed.problem, len(parsed.items))
+        # -- dedupe
+        seen = await self.store.run(self.store.sync.lookup_seen, [i.event_id for i in parsed.items])
+        decisions = decide(parsed.items, seen)
+        # -- classify + enrich
+        accepted_at = datetime.fromtimestamp(self.clock(), tz=UTC)
+        events = enrich(decisions, self.classifier, fetched_at, accepted_at)
+        # -- accept (outbox + seen + feed state, one transaction)
+        new_state = FeedState(result.etag, result.last_modified, 0, self.clock())
+        touched = [d.item.event_id for d in decisions if d.status == "duplicate"]
+        try:
+            await self.store.run(self.store.sync.accept, fid, new_state, to_outbox(events, decisions), touched)
+        except OutboxFullError as exc:
+            m.outbox_rejected.inc(len(events))
+            log.warning("%s", exc)
+            return await self._failed(feed, state, "rejected", str(exc), "outbox_full", None)
+        if events:
+            self.on_accepted()
+        # -- commit: metrics and report
+        report = PollReport(fid, "ok")
+        for d in decisions:
+            setattr(report, d.status, getattr(report, d.status) + 1)
+        for status in ("new", "updated", "duplicate"):
+            count = getattr(report, status)
+            if count:
+                m.items.labels(feed=fid, status=status).inc(count)
+        for e in events:
+            lang = language_label(e.language)
+            m.items_agency.labels(agency=e.agency, language=lang).inc()
+            for t in e.topics:
+                m.items_topic.labels(topic=t.topic, agency=e.agency, language=lang).inc()
+        report.events = [e.event_id for e in events]
+        self._mark_success(fid)
+        m.polls.labels(feed=fid, outcome="ok").inc()
+        return report
+
+    def _mark_success(self, fid: str) -> None:
+        self.metrics.feed_last_success.labels(feed=fid).set(self.clock())
+        self.metrics.feed_consecutive_failures.labels(feed=fid).set(0)
+
+    async def _succeeded(self, feed: FeedConfig, state: FeedState, result: FetchResult, outcome: str) -> PollReport:
+        fid = feed.feed_id
+        new_state = FeedState(result.etag or state.etag, result.last_modified or state.last_modified, 0, self.clock())
+        await self.store.run(self.store.sync.save_feed_state, fid, new_state)
+        self._mark_success(fid)
+        self.metrics.polls.labels(feed=fid, outcome=outcome).inc()
+        return PollReport(fid, outcome)
+
+    async def _failed(
+        self, feed: FeedConfig, state: FeedState, outcome: str, error: str, reason: str, retry_after: float | None
+    ) -> PollReport:
+        fid = feed.feed_id
+        failures = state.failures + 1
+        # validators are dropped: after a failure the next poll fetches the whole document
+        await self.store.run(
+            self.store.sync.save_feed_state, fid, FeedState(None, None, failures, state.last_success)
+        )
+        self.metrics.polls.labels(feed=fid, outcome=outcome).inc()
+        self.metrics.feed_consecutive_failures.labels(feed=fid).set(failures)
+        return PollReport(fid, outcome, error=error, reason=reason, retry_after=retry_after, failures=failures)

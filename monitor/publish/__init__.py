@@ -1,0 +1,1 @@
+"""Publish: the Kafka producer and the outbox relay that feeds it."""
