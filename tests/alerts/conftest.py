@@ -23,7 +23,12 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
     started: list[AlertService] = []
 
     async def factory(
-        publisher: Any = None, *, tokens: tuple[str, ...] = ("t0k3n",), clock: Any = None, **config: Any
+        publisher: Any = None,
+        *,
+        tokens: tuple[str, ...] = ("t0k3n",),
+        clock: Any = None,
+        topic_prefix: str = "wire.",
+        **config: Any,
     ) -> AlertService:
         config.setdefault("allow_private_webhooks", True)
         config.setdefault("retry_initial", 0.05)
@@ -31,7 +36,7 @@ async def make_service(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
         service = AlertService(
             AlertsConfig.model_validate(config),
             state_dir=tmp_path,
-            topic_prefix="wire.",
+            topic_prefix=topic_prefix,
             publisher=publisher if publisher is not None else MemoryPublisher(),
             metrics=Metrics(),
             api_tokens=tokens,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +22,9 @@ NOW = datetime(2017, 7, 7, 14, 0, tzinfo=UTC)
 
 def topic(name: str, score: float = 0.8) -> TopicMatch:
     return TopicMatch(
-        topic=name, score=score, evidence=[Evidence(rule=f"{name}_rule", text="x", field="title", start=0, end=1)]
+        topic=name,
+        score=score,
+        evidence=[Evidence(rule=f"{name}_rule", text="x", field="title", start=0, end=1)],
     )
 
 
@@ -111,7 +116,13 @@ class MemoryPublisher:
 
 
 async def asgi_call(
-    app: Any, method: str, path: str, *, json_body: Any = None, token: str | None = "t0k3n", raw: bytes | None = None
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    json_body: Any = None,
+    token: str | None = "t0k3n",
+    raw: bytes | None = None,
 ) -> tuple[int, Any]:
     """Call an ASGI app in-process (no httpx here) and return (status, decoded JSON body or None)."""
     body = raw if raw is not None else (b"" if json_body is None else json.dumps(json_body).encode())
@@ -151,3 +162,11 @@ async def asgi_call(
 
     await app(scope, receive, send)
     return out["status"], (json.loads(out["body"]) if out["body"] else None)
+
+
+async def wait_for(cond: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll ``cond`` until true; fail the test after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 from monitor.alerts.models import SubscriptionIn
 from monitor.alerts.service import AlertService
 
 from .conftest import ServiceFactory
-from .helpers import MemoryPublisher, event, topic
-
-
-async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+from .helpers import MemoryPublisher, event, topic, wait_for
 
 
 def kafka_sub(name: str = "desk", **fields: object) -> SubscriptionIn:
-    return SubscriptionIn.model_validate({"name": name, "channel": "kafka", "topics": ["sanctions"], **fields})
+    return SubscriptionIn.model_validate(
+        {"name": name, "channel": "kafka", "topics": ["sanctions"], **fields}
+    )
 
 
 async def test_match_is_delivered_once_even_after_restart(make_service: ServiceFactory) -> None:
@@ -77,7 +71,9 @@ async def test_pending_deliveries_resume_after_restart(make_service: ServiceFact
 async def test_limit_throttle_suppresses_and_survives_restart(make_service: ServiceFactory) -> None:
     pub = MemoryPublisher()
     svc = await make_service(pub)
-    await svc.create_subscription(kafka_sub(throttle={"mode": "limit", "max_alerts": 2, "window_minutes": 60}))
+    await svc.create_subscription(
+        kafka_sub(throttle={"mode": "limit", "max_alerts": 2, "window_minutes": 60})
+    )
     for i in range(3):
         await svc.handle(event(f"ev{i}"), published_at=time.time())
     await svc.stop()
@@ -111,7 +107,9 @@ async def test_digest_collects_and_sends_one_payload(make_service: ServiceFactor
 async def test_breaking_story_alerts_subscribers_who_ask(make_service: ServiceFactory) -> None:
     pub = MemoryPublisher()
     svc = await make_service(pub, breaking_agencies=3, breaking_window_minutes=10)
-    await svc.create_subscription(kafka_sub("breaking", breaking=True, topics=["sanctions"], agencies=["nobody"]))
+    await svc.create_subscription(
+        kafka_sub("breaking", breaking=True, topics=["sanctions"], agencies=["nobody"])
+    )
     await svc.create_subscription(kafka_sub("quiet", agencies=["nobody"]))
     for i, agency in enumerate(["AFP", "Reuters", "AP", "DPA"]):
         await svc.handle(event(f"ev{i}", agency=agency, published=None), published_at=time.time())

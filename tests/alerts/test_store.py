@@ -46,7 +46,9 @@ async def store(tmp_path: Path) -> AlertStore:
     await s.close()
 
 
-async def test_subscriptions_roundtrip_keep_the_secret_and_unique_names(store: AlertStore, tmp_path: Path) -> None:
+async def test_subscriptions_roundtrip_keep_the_secret_and_unique_names(
+    store: AlertStore, tmp_path: Path
+) -> None:
     sub = subscription(channel="webhook", webhook_url="https://example.org/h", webhook_secret="s" * 20)
     await store.save_subscription(sub)
     [back] = await store.list_subscriptions()
@@ -94,9 +96,13 @@ async def test_digest_flush_moves_held_alerts_into_one_delivery(store: AlertStor
     assert await store.claim_due(10.0, 10, 100.0) == []
 
     def build(alerts: list[Alert]) -> bytes:
-        return AlertDigest(
-            digest_id="dg1", subscription_id="sub_1", subscription_name="x", created_at=NOW, alerts=alerts
-        ).model_dump_json().encode()
+        return (
+            AlertDigest(
+                digest_id="dg1", subscription_id="sub_1", subscription_name="x", created_at=NOW, alerts=alerts
+            )
+            .model_dump_json()
+            .encode()
+        )
 
     assert await store.flush_digest("sub_1", "kafka", "dg1", build, 10.0) == 2
     assert await store.flush_digest("sub_1", "kafka", "dg2", build, 10.0) == 0
