@@ -9,7 +9,7 @@ ever carries item data.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from . import __version__
 
@@ -29,6 +29,8 @@ class Metrics:
     """All metrics of the service; see the module docstring for the label rules."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # the *_created series double the series count and no dashboard or rule reads them
+        disable_created_metrics()
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.build_info = Gauge("wiremon_build_info", "Version of the running monitor.", ["version"], registry=r)
