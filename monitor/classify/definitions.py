@@ -29,6 +29,10 @@ MIN_AFFIX_LEN = 3
 """A prefix, suffix or infix term needs this many letters, else it matches half the language."""
 
 
+DEFAULT_FIELD_WEIGHTS: dict[Fields, float] = {"title": 1.0, "summary": 0.75, "body": 0.5}
+"""Title over summary over body: a topic named in the title is what the item is about."""
+
+
 class Concept(BaseModel):
     """A set of terms meaning one thing, by language (``any`` = language-neutral).
 
@@ -94,9 +98,7 @@ class TopicDefinition(BaseModel):
     concepts: dict[str, Concept] = Field(min_length=1)
     rules: list[Rule] = Field(min_length=1)
     exclusions: list[Exclusion] = Field(default_factory=list)
-    field_weights: dict[Fields, float] = Field(
-        default_factory=lambda: {"title": 1.0, "summary": 0.75, "body": 0.5}
-    )
+    field_weights: dict[Fields, float] = Field(default_factory=lambda: dict(DEFAULT_FIELD_WEIGHTS))
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
@@ -111,10 +113,10 @@ class TopicDefinition(BaseModel):
             if rule.id in seen:
                 raise ValueError(f"rules[{index}] {rule.id!r}: duplicate rule id")
             seen.add(rule.id)
-            for concept in rule.all_of:
-                if concept not in concept_ids:
+            for concept_id in rule.all_of:
+                if concept_id not in concept_ids:
                     raise ValueError(
-                        f"rules[{index}] {rule.id!r}: unknown concept {concept!r} (known: {known})"
+                        f"rules[{index}] {rule.id!r}: unknown concept {concept_id!r} (known: {known})"
                     )
         for index, exc in enumerate(self.exclusions):
             if exc.concept not in concept_ids:

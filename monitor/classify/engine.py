@@ -37,6 +37,7 @@ FIELD_GAP = 5
 """Token distance added between fields: a title and its summary are near, not adjacent."""
 LEDE_TOKENS = 80
 MAX_FIRINGS_PER_RULE = 3
+MAX_STRENGTH = 0.9
 MAX_EVIDENCE = 12
 
 # A hit: (global start, global end inclusive, field index, local start, local end inclusive).
@@ -45,7 +46,9 @@ _MISSING = object()
 
 # A dateline opens a summary or body: "BRUXELLES, 2 mars 2014 (AFP) - ", "Ammán, 9 jul (EFE).-",
 # "هامبورغ (رويترز) - ", or, after an ALL-CAPS place, "МОСКВА, 12 февраля — " / "МОСКВА, 7 июля. /ТАСС/.".
-_DATELINE_AGENCY = re.compile(r"^\s*(?:<[^>]{0,40}>\s*)*[^\n.!?]{1,90}?\([^()\n]{1,40}\)\s*[.,]?\s*[-\u2013\u2014]+")
+_DATELINE_AGENCY = re.compile(
+    r"^\s*(?:<[^>]{0,40}>\s*)*[^\n.!?]{1,90}?\([^()\n]{1,40}\)\s*[.,]?\s*[-\u2013\u2014]+"
+)
 _DATELINE_CAPS = re.compile(
     r"^\s*(?:<[^>]{0,40}>\s*)*[^\W\d_a-z]{2,}[^\n.!?]{0,60}?(?:\s[-\u2013\u2014]+\s|\.?\s*/[^/\n]{1,20}/)"
 )
@@ -229,7 +232,10 @@ class Classifier:
                 fired = self._fire(rule, anchor, hits)
                 if fired is None:
                     continue
-                strength = rule.weight * topic.field_weights[anchor[2]] * _position_factor(anchor[2], anchor[3])
+                field, local = anchor[2], anchor[3]
+                strength = rule.weight * topic.field_weights[field] * _position_factor(field, local)
+                # One firing alone never makes a certainty; the cap leaves room for more evidence.
+                strength = min(strength, MAX_STRENGTH)
                 firings.append((strength, rule.id, fired))
                 count += 1
                 if count >= MAX_FIRINGS_PER_RULE:

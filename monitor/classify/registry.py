@@ -31,7 +31,9 @@ def load_definitions(
     loaded: dict[str, TopicDefinition] = {}
     for directory in (PACKAGE_TOPICS, *map(Path, extra_dirs)):
         if not directory.is_dir():
-            raise TopicDefinitionError("topic directory does not exist or is not a directory", about=str(directory))
+            raise TopicDefinitionError(
+                "topic directory does not exist or is not a directory", about=str(directory)
+            )
         in_this_dir: dict[str, Path] = {}
         for path in definition_files(directory):
             definition = load_definition(path)
