@@ -7,9 +7,10 @@ Tokens are compared in constant time and never logged.
 
 Errors: 422 bodies have FastAPI's shape, ``{"detail": [{"loc": [...], "msg": ...,
 "type": ...}]}``, where ``loc`` names the field; other 4xx are ``{"detail": "..."}``.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: FastAPI must evaluate the parameter
+annotations, and the ``limit`` bound comes from the service's configuration.
+"""
 
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,7 +42,7 @@ def _unprocessable(loc: list[str | int], msg: str, kind: str = "value_error") ->
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 
-def build_router(service: AlertService) -> APIRouter:
+def build_router(service: "AlertService") -> APIRouter:
     """The API router bound to one ``AlertService``."""
     from .service import ApiError  # late: service imports this module lazily too
 
