@@ -94,9 +94,9 @@ def catalogue_metric_names() -> set[str]:
     for family in Metrics().registry.collect():
         names.update(sample.name for sample in family.samples)
         if family.type == "counter":
-            names.update({family.name + "_total", family.name + "_created"})
+            names.add(family.name + "_total")
         elif family.type == "histogram":
-            names.update(family.name + suffix for suffix in ("_bucket", "_sum", "_count", "_created"))
+            names.update(family.name + suffix for suffix in ("_bucket", "_sum", "_count"))
         else:
             names.add(family.name)
     return names
