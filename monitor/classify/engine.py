@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import accumulate, compress, repeat
 
 from monitor.classify.definitions import TopicDefinition
 from monitor.classify.lexicon import Lexicon
@@ -43,6 +43,7 @@ MAX_EVIDENCE = 12
 # A hit: (global start, global end inclusive, field index, local start, local end inclusive).
 Hit = tuple[int, int, int, int, int]
 _MISSING = object()
+_SPLIT_RE = re.compile(f"({TOKEN_RE.pattern})")
 
 # A dateline opens a summary or body: "BRUXELLES, 2 mars 2014 (AFP) - ", "Ammán, 9 jul (EFE).-",
 # "هامبورغ (رويترز) - ", or, after an ALL-CAPS place, "МОСКВА, 12 февраля — " / "МОСКВА, 7 июля. /ТАСС/.".
@@ -167,20 +168,22 @@ class Classifier:
             text[:cap] if isinstance(text, str) else ""
             for text, cap in zip((title, summary, body), FIELD_CAPS, strict=True)
         )
-        hits = self._scan(texts)
+        split_parts: list[list[str]] = [[], [], []]
+        hits = self._scan(texts, split_parts)
         if not hits:
             return []
         touched = sorted({self._concept_topic[c] for c in hits})
         matches: list[TopicMatch] = []
         for index in touched:
-            match = self._evaluate(self._topics[index], hits, texts)
+            match = self._evaluate(self._topics[index], hits, texts, split_parts)
             if match is not None:
                 matches.append(match)
         matches.sort(key=lambda m: (-m.score, m.topic))
         return matches
 
-    def _scan(self, texts: tuple[str, ...]) -> dict[int, list[Hit]]:
-        """Find every concept occurrence in the fields, keyed by concept id."""
+    def _scan(self, texts: tuple[str, ...], split_parts: list[list[str]]) -> dict[int, list[Hit]]:
+        """Find every concept occurrence in the fields, keyed by concept id; store
+        each field's ``_SPLIT_RE.split`` parts in *split_parts*."""
         lexicon = self._lexicon
         cache_get = lexicon.cache.get
         n_concepts = lexicon.n_concepts
@@ -189,7 +192,11 @@ class Classifier:
         for field, text in enumerate(texts):
             if not text:
                 continue
-            tokens = TOKEN_RE.findall(text)
+            # split() with a capturing group alternates separators and tokens, so the
+            # offsets of any token can later be summed up in C (see _evidence).
+            parts = _SPLIT_RE.split(text)
+            tokens = parts[1::2]
+            split_parts[field] = parts
             dateline = 0
             if field and self._skip_dateline:
                 end = dateline_end(text)
@@ -209,18 +216,18 @@ class Classifier:
                             continue
                         hits.setdefault(key, []).append((base + i, base + i, field, i, i))
                         continue
-                    length = lexicon.phrase_length(key, tokens, i)
-                    if length:
-                        end = i + length - 1
+                    span = lexicon.phrase_span(key, tokens, i)
+                    if span is not None:
+                        first, last = span
                         for concept in lexicon.phrases[key - n_concepts].concepts:
-                            if i < dateline and concept in self._skip_dateline:
+                            if first < dateline and concept in self._skip_dateline:
                                 continue
-                            hits.setdefault(concept, []).append((base + i, base + end, field, i, end))
+                            hits.setdefault(concept, []).append((base + first, base + last, field, first, last))
             base += len(tokens) + FIELD_GAP
         return hits
 
     def _evaluate(
-        self, topic: _Topic, hits: dict[int, list[Hit]], texts: tuple[str, ...]
+        self, topic: _Topic, hits: dict[int, list[Hit]], texts: tuple[str, ...], split_parts: list[list[str]]
     ) -> TopicMatch | None:
         firings: list[tuple[float, str, list[Hit]]] = []
         for rule in topic.rules:
@@ -249,7 +256,7 @@ class Classifier:
         score = round(min(1.0, max(0.0, 1.0 - remaining)), 4)
         if score < topic.min_score or score <= 0.0:
             return None
-        return TopicMatch.model_construct(topic=topic.id, score=score, evidence=_evidence(firings, texts))
+        return TopicMatch(topic=topic.id, score=score, evidence=_evidence(firings, texts, split_parts))
 
     @staticmethod
     def _fire(rule: _Rule, anchor: Hit, hits: dict[int, list[Hit]]) -> list[Hit] | None:
@@ -286,7 +293,9 @@ class Classifier:
         return used
 
 
-def _evidence(firings: list[tuple[float, str, list[Hit]]], texts: tuple[str, ...]) -> list[Evidence]:
+def _evidence(
+    firings: list[tuple[float, str, list[Hit]]], texts: tuple[str, ...], split_parts: list[list[str]]
+) -> list[Evidence]:
     """Evidence for the strongest firings, with spans into the original field text."""
     chosen: list[tuple[str, Hit]] = []
     seen: set[tuple[str, int, int]] = set()
@@ -298,23 +307,15 @@ def _evidence(firings: list[tuple[float, str, list[Hit]]], texts: tuple[str, ...
                 chosen.append((rule_id, hit))
         if len(chosen) >= MAX_EVIDENCE:
             break
-    chosen = chosen[:MAX_EVIDENCE]
-    spans: dict[int, list[tuple[int, int]]] = {}
-    for field in {hit[2] for _, hit in chosen}:
-        last = max(hit[4] for _, hit in chosen if hit[2] == field)
-        field_spans: list[tuple[int, int]] = []
-        for match in TOKEN_RE.finditer(texts[field]):
-            field_spans.append(match.span())
-            if len(field_spans) > last:
-                break
-        spans[field] = field_spans
+    offsets: dict[int, list[int]] = {}
     out = []
-    for rule_id, hit in chosen:
-        start = spans[hit[2]][hit[3]][0]
-        end = spans[hit[2]][hit[4]][1]
-        out.append(
-            Evidence.model_construct(
-                rule=rule_id, text=texts[hit[2]][start:end], field=FIELD_NAMES[hit[2]], start=start, end=end
-            )
-        )
+    for rule_id, hit in chosen[:MAX_EVIDENCE]:
+        field = hit[2]
+        if field not in offsets:
+            # offsets[k] = length of parts[:k]; token i is parts[2i + 1]
+            offsets[field] = list(accumulate(map(len, split_parts[field]), initial=0))
+        start = offsets[field][2 * hit[3] + 1]
+        end = offsets[field][2 * hit[4] + 2]
+        text = texts[field][start:end]
+        out.append(Evidence(rule=rule_id, text=text, field=FIELD_NAMES[field], start=start, end=end))
     return out

@@ -25,9 +25,13 @@ CACHE_LIMIT = 300_000
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
-    """A multi-word term: words after the first, each ``(word, is_prefix)``."""
+    """A multi-word term: its words, each ``(word, is_prefix)``, and the position of
+    the word it is indexed under (the longest one: short words such as ``de``, ``la``
+    or ``u`` are frequent, and a phrase indexed under one would be checked at every
+    occurrence)."""
 
-    tail: tuple[tuple[str, bool], ...]
+    words: tuple[tuple[str, bool], ...]
+    anchor: int
     concepts: tuple[int, ...]
 
 
@@ -47,7 +51,7 @@ class Lexicon:
         self._suffix: dict[str, set[int]] = {}
         self._infix: dict[str, set[int]] = {}
         phrase_ids: dict[tuple[str, ...], int] = {}
-        phrase_parts: list[tuple[tuple[tuple[str, bool], ...], set[int]]] = []
+        phrase_parts: list[tuple[tuple[tuple[str, bool], ...], int, set[int]]] = []
         for term, concept in terms:
             words = [(w, normalize_token(w.strip("*"))) for w in split_term(term)]
             if len(words) == 1:
@@ -58,11 +62,13 @@ class Lexicon:
             if key is None:
                 key = n_concepts + len(phrase_parts)
                 phrase_ids[tuple(normalize_token(w) for w in signature)] = key
-                tail = tuple((norm, raw.endswith("*")) for raw, norm in words[1:])
-                phrase_parts.append((tail, set()))
-                self._add(words[0][0], words[0][1], key)
-            phrase_parts[key - n_concepts][1].add(concept)
-        self.phrases: list[Phrase] = [Phrase(tail, tuple(sorted(cs))) for tail, cs in phrase_parts]
+                pattern = tuple((norm, raw.endswith("*")) for raw, norm in words)
+                anchor = max(range(len(words)), key=lambda k: len(words[k][1]))
+                phrase_parts.append((pattern, anchor, set()))
+                # the anchor word is indexed as a prefix if it ends with '*' (never infix)
+                self._add(words[anchor][0].lstrip("*"), words[anchor][1], key)
+            phrase_parts[key - n_concepts][2].add(concept)
+        self.phrases: list[Phrase] = [Phrase(p, a, tuple(sorted(cs))) for p, a, cs in phrase_parts]
         self._prefix_lens = sorted({len(k) for k in self._prefix})
         self._suffix_lens = sorted({len(k) for k in self._suffix})
         self._infix_lens = sorted({len(k) for k in self._infix})
@@ -123,21 +129,25 @@ class Lexicon:
             self._forms[raw] = forms
         return forms
 
-    def phrase_length(self, key: int, tokens: Sequence[str], start: int) -> int:
-        """Length in tokens of phrase *key* if it matches at ``tokens[start]``, else 0.
+    def phrase_span(self, key: int, tokens: Sequence[str], at: int) -> tuple[int, int] | None:
+        """Token range ``(first, last)`` of phrase *key* if it matches with its anchor
+        word at ``tokens[at]``, else ``None``.
 
-        The head word is already known to match; each further word must equal one
-        of the token's forms (or be a prefix of one, for ``word*``).
+        The anchor word is already known to match; every other word must equal one
+        of its token's forms (or be a prefix of one, for ``word*``).
         """
         phrase = self.phrases[key - self.n_concepts]
-        end = start + 1 + len(phrase.tail)
-        if end > len(tokens):
-            return 0
-        for (word, is_prefix), raw in zip(phrase.tail, tokens[start + 1 : end], strict=True):
-            forms = self.forms(raw)
+        first = at - phrase.anchor
+        last = first + len(phrase.words) - 1
+        if first < 0 or last >= len(tokens):
+            return None
+        for offset, (word, is_prefix) in enumerate(phrase.words):
+            if offset == phrase.anchor:
+                continue
+            forms = self.forms(tokens[first + offset])
             if word in forms:
                 continue
             if is_prefix and any(f.startswith(word) for f in forms):
                 continue
-            return 0
-        return end - start
+            return None
+        return first, last
