@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.classify import Classifier, load_classifier  # noqa: E402
+from monitor.classify import Classifier, load_classifier
 
 SEED = 20170707
 N_ITEMS = 5_000

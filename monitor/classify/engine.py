@@ -222,7 +222,8 @@ class Classifier:
                         for concept in lexicon.phrases[key - n_concepts].concepts:
                             if first < dateline and concept in self._skip_dateline:
                                 continue
-                            hits.setdefault(concept, []).append((base + first, base + last, field, first, last))
+                            hit = (base + first, base + last, field, first, last)
+                            hits.setdefault(concept, []).append(hit)
             base += len(tokens) + FIELD_GAP
         return hits
 
