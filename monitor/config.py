@@ -143,6 +143,9 @@ class OutboxConfig(_Section):
     batch_size: int = Field(500, ge=1, le=10_000)
     retry_initial: float = Field(0.5, gt=0)
     retry_max: float = Field(30.0, gt=0)
+    # Refusals of one event, message by message (too large, schema), before it moves to
+    # the outbox_dead table. Connection failures never count.
+    max_attempts: int = Field(10, ge=1, le=1000)
 
 
 class HttpConfig(_Section):

@@ -99,6 +99,11 @@ class Metrics:
             "Items refused because the outbox was full (their feed is re-polled later).",
             registry=r,
         )
+        self.outbox_dead = Counter(
+            "wiremon_outbox_dead_total",
+            "Events moved to the outbox_dead table after Kafka refused them max_attempts times.",
+            registry=r,
+        )
         # -- alerts
         self.alerts_matched = Counter(
             "wiremon_alerts_matched_total", "Alerts matched, by channel.", ["channel"], registry=r

@@ -79,6 +79,10 @@ def enrich(decisions: Sequence[Decision], classifier: TopicClassifier, fetched_a
     return events
 
 
+def _timestamp(when: datetime | None) -> float | None:
+    return when.timestamp() if when is not None else None
+
+
 def to_outbox(events: Sequence[EnrichedEvent], decisions: Sequence[Decision]) -> list[OutboxEvent]:
     hashes = {d.item.event_id: d.item.content_hash for d in decisions}
     return [
@@ -89,7 +93,7 @@ def to_outbox(events: Sequence[EnrichedEvent], decisions: Sequence[Decision]) ->
             payload=event_value(e),
             content_hash=hashes[e.event_id],
             accepted_at=e.accepted_at.timestamp(),
-            published_ts=(e.published or e.updated).timestamp() if (e.published or e.updated) else None,
+            published_ts=_timestamp(e.published or e.updated),
         )
         for e in events
     ]
@@ -159,8 +163,11 @@ class Poller:
             await self.store.run(self.store.sync.accept, fid, new_state, to_outbox(events, decisions), touched)
         except OutboxFullError as exc:
             m.outbox_rejected.inc(len(events))
-            log.warning("%s", exc)
-            return await self._failed(feed, state, "rejected", str(exc), "outbox_full", None)
+            # Not the feed's fault: its state stays as it was (nothing written, no failure
+            # counted, so no backoff), and it is polled again at its normal interval; the
+            # items it offered are accepted then, once the relay has made room.
+            m.polls.labels(feed=fid, outcome="rejected").inc()
+            return PollReport(fid, "rejected", error=str(exc), reason="outbox_full")
         if events:
             self.on_accepted()
         # -- commit: metrics and report

@@ -5,7 +5,9 @@ Three tables, one database, so that accepting a poll is ONE transaction:
 * ``feeds``  — per-feed HTTP validators (ETag, Last-Modified) and failure count;
 * ``seen``   — per event id: content hash and revision, so an item is published once
   and a change gives exactly one ``updated`` event, across restarts;
-* ``outbox`` — enriched events accepted but not yet acknowledged by Kafka, in order.
+* ``outbox`` — enriched events accepted but not yet acknowledged by Kafka, in order;
+* ``outbox_dead`` — poison events: ones Kafka refused, message by message, ``max_attempts``
+  times (too large, rejected by a schema registry). Kept for an operator, never retried.
 
 ``accept`` writes the outbox rows, the seen rows and the feed validators together: a
 feed's state never advances past items that are neither in Kafka nor in the outbox,
@@ -60,6 +62,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     accepted_at REAL NOT NULL,
     published_ts REAL,
     attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS outbox_dead (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    topics TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    accepted_at REAL NOT NULL,
+    published_ts REAL,
+    attempts INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    dead_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -181,7 +195,9 @@ class StateStore:
         cannot take every event.
         """
         now = time.time() if now is None else now
-        if events and self._outbox_count + len(events) > self.max_outbox:
+        # An empty outbox takes any poll, even one larger than the bound: otherwise a feed
+        # with more new items than ``max_outbox`` would be refused forever (a livelock).
+        if events and self._outbox_count and self._outbox_count + len(events) > self.max_outbox:
             raise OutboxFullError(
                 f"outbox holds {self._outbox_count} of {self.max_outbox} events; {len(events)} new events"
                 " refused, the feed's state is not advanced and it will be polled again",
@@ -243,8 +259,42 @@ class StateStore:
             raise
         self._outbox_count -= deleted
 
-    def outbox_mark_attempt(self, seqs: Sequence[int]) -> None:
-        self._db.executemany("UPDATE outbox SET attempts=attempts+1 WHERE seq=?", [(s,) for s in seqs])
+    def outbox_mark_attempt(self, seq: int) -> int:
+        """Count one refusal of event ``seq`` by Kafka; returns its refusals so far."""
+        row = self._db.execute(
+            "UPDATE outbox SET attempts=attempts+1 WHERE seq=? RETURNING attempts", (seq,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def outbox_bury(self, seq: int, reason: str, now: float | None = None) -> bool:
+        """Move event ``seq`` from the outbox to ``outbox_dead`` (one transaction)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "INSERT OR REPLACE INTO outbox_dead(seq, event_id, revision, topics, payload, accepted_at,"
+                " published_ts, attempts, reason, dead_at) SELECT seq, event_id, revision, topics, payload,"
+                " accepted_at, published_ts, attempts, ?, ? FROM outbox WHERE seq=?",
+                (reason[:1000], time.time() if now is None else now, seq),
+            )
+            moved = db.execute("DELETE FROM outbox WHERE seq=?", (seq,)).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self._outbox_count -= moved
+        return bool(moved)
+
+    def outbox_dead(self) -> list[tuple[OutboxRow, str]]:
+        """Every dead event with the reason it was buried, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, event_id, revision, topics, payload, accepted_at, published_ts, attempts, reason"
+            " FROM outbox_dead ORDER BY seq"
+        ).fetchall()
+        return [
+            (OutboxRow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5], r[6], r[7]), r[8]) for r in rows
+        ]
 
 
 class AsyncStore:

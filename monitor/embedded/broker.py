@@ -42,9 +42,21 @@ class BrokerProcess:
     monitor does not kill the broker before the producer has flushed.
     """
 
-    def __init__(self, *, port: int | None = None, schema_dir: Path | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        schema_dir: Path | None = None,
+        log_path: Path | None = None,
+        advertised_port: int | None = None,
+    ):
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        # Kafka clients use the bootstrap address only for the first metadata request,
+        # then connect to the address the broker *advertises*. A test that puts a TCP
+        # proxy in front of the broker must make it advertise the proxy, or clients
+        # would bypass the proxy after bootstrap and a "cut" would cut nothing.
+        self.advertised_port = advertised_port or self.port
         self.schema_dir = schema_dir
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
@@ -61,7 +73,8 @@ class BrokerProcess:
     def start(self, timeout: float = 15.0) -> None:
         """Start the broker and wait until it accepts TCP connections."""
         url = f"tcp://{self.host}:{self.port}"
-        cmd = [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
+        cmd = [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", advertised]
         if self.schema_dir is not None:
             # Tansu reads file:// paths relative to its working directory: run it from "/"
             cmd += ["--schema-registry", f"file://{self.schema_dir.resolve()}"]
