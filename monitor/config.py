@@ -218,7 +218,7 @@ def _format_errors(exc: ValidationError, source: str) -> list[str]:
             msg = "unknown key (check the spelling; see deploy/config.example.yml)"
         value = err.get("input")
         shown = "" if err["type"] in ("missing",) or isinstance(value, dict | list) else f" (got {value!r})"
-        if "password" in loc or "token" in loc:
+        if any(word in loc for word in ("password", "token", "secret")):
             shown = ""
         problems.append(f"{source}: {loc or '<top>'}: {msg}{shown}")
     return problems

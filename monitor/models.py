@@ -8,7 +8,7 @@ classifier says about it; ``EnrichedEvent`` is the payload of ``wire.enriched`` 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,7 @@ Urgency = Literal["flash", "urgent", "routine"]
 FieldName = Literal["title", "summary", "body"]
 EventStatus = Literal["new", "updated"]
 
-ENRICHED_SCHEMA_ID = "enriched_event.v1"
+ENRICHED_SCHEMA_ID: Final = "enriched_event.v1"
 
 
 class Evidence(BaseModel):

@@ -21,22 +21,37 @@ def enriched_event_schema() -> dict[str, Any]:
     return {"$schema": SCHEMA_DIALECT, "$id": "enriched_event.v1", **schema}
 
 
-def alert_schema() -> dict[str, Any] | None:
-    try:
-        from .alerts.models import alert_json_schema  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    schema: dict[str, Any] = alert_json_schema()
-    return {"$schema": SCHEMA_DIALECT, "$id": "alert.v1", **schema}
+def alert_schema() -> dict[str, Any]:
+    from .alerts.models import alert_json_schema
+
+    return {"$schema": SCHEMA_DIALECT, "$id": "alert.v1", **alert_json_schema()}
+
+
+def alert_digest_schema() -> dict[str, Any]:
+    from .alerts.models import alert_digest_json_schema
+
+    return {"$schema": SCHEMA_DIALECT, "$id": "alert_digest.v1", **alert_digest_json_schema()}
+
+
+def alerts_topic_schema() -> dict[str, Any]:
+    """``wire.alerts`` carries single alerts and digests: either schema, defs hoisted to the root
+    (a ``$ref`` inside ``anyOf`` resolves against the root document)."""
+    defs: dict[str, Any] = {}
+    branches = []
+    for schema in (alert_schema(), alert_digest_schema()):
+        body = {k: v for k, v in schema.items() if k not in ("$schema", "$id", "$defs")}
+        defs.update(schema.get("$defs", {}))
+        branches.append(body)
+    return {"$schema": SCHEMA_DIALECT, "$defs": defs, "anyOf": branches}
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
     """File name → schema, for every payload the monitor publishes."""
-    out = {"enriched_event.v1.json": enriched_event_schema()}
-    alert = alert_schema()
-    if alert is not None:
-        out["alert.v1.json"] = alert
-    return out
+    return {
+        "enriched_event.v1.json": enriched_event_schema(),
+        "alert.v1.json": alert_schema(),
+        "alert_digest.v1.json": alert_digest_schema(),
+    }
 
 
 def schema_for_topic(topic: str, prefix: str) -> dict[str, Any] | None:
@@ -45,7 +60,7 @@ def schema_for_topic(topic: str, prefix: str) -> dict[str, Any] | None:
     if name == "enriched" or name.startswith("topic."):
         return enriched_event_schema()
     if name == "alerts":
-        return alert_schema()
+        return alerts_topic_schema()
     return None
 
 

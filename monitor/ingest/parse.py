@@ -22,7 +22,7 @@ from typing import Any
 import feedparser
 
 from ..errors import ParseError
-from .safety import defuse_xml, sniff_kind
+from .safety import defuse_xml, safe_charset, sniff_kind
 
 # feedparser's own sanitiser and URI resolver are its slowest parts; we turn HTML into
 # plain text ourselves (textclean), which drops scripts and handlers anyway.
@@ -97,8 +97,23 @@ def _problem_kind(exc: BaseException | None) -> str:
     return "other"
 
 
+def _safe_content_type(content_type: str | None) -> str:
+    """Drop a charset parameter feedparser must not obey (UTF-7 & co. turn '+ADw-' into '<')."""
+    if not content_type:
+        return "application/xml"
+    media, _, params = content_type.partition(";")
+    kept = []
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and not safe_charset(value.strip().strip('"').strip("'")):
+            continue
+        if key:
+            kept.append(param.strip())
+    return "; ".join([media.strip(), *kept])
+
+
 def _parse_xml(data: bytes, content_type: str | None, url: str | None) -> ParsedFeed:
-    headers = {"content-type": content_type or "application/xml"}
+    headers = {"content-type": _safe_content_type(content_type)}
     if url:
         headers["content-location"] = url
     result = feedparser.parse(defuse_xml(data), response_headers=headers, **_FEEDPARSER_OPTIONS)

@@ -97,3 +97,11 @@ def test_every_agency_feed_of_the_corpus_yields_items() -> None:
         assert out.error is None, path.name
         assert len(out.items) >= 10, path.name
         assert all(i.title for i in out.items), path.name
+
+
+def test_utf7_charset_from_http_is_not_obeyed() -> None:
+    """'+ADw-' is '<' in UTF-7: a charset header must not turn text into markup."""
+    doc = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>'
+           b"+ADw-script+AD4-alert(1)+ADw-/script+AD4- hello</title><guid>u7</guid></item></channel></rss>")
+    out = parse_and_normalise(doc, "application/rss+xml; charset=utf-7", "http://x/", CTX)
+    assert out.items and "<script" not in out.items[0].title
