@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,3 +37,12 @@ def topic_prefix(request: pytest.FixtureRequest) -> str:
 @pytest.fixture()
 def unused_port() -> int:
     return free_port()
+
+
+# CI runs must be reproducible: a property test that finds a bug should find it on every
+# run of the same commit (and locally, `HYPOTHESIS_PROFILE=dev` explores afresh each time).
+from hypothesis import settings as _hsettings  # noqa: E402
+
+_hsettings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+_hsettings.register_profile("dev", print_blob=True)
+_hsettings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

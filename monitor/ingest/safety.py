@@ -266,7 +266,12 @@ def defuse_xml(data: bytes) -> bytes:
             f"document declares encoding {encoding.decode('latin-1')[:40]!r}, which is not "
             "ASCII-compatible without a byte-order mark; it is not parsed"
         )
-    return _remove(data, removals)
+    cleaned = _remove(data, removals)
+    if removals and _detect_wide(cleaned) != (None, 0):
+        # a byte-order mark AFTER a declaration: no parser reads that as a document, and a
+        # second pass would decode it differently from the first
+        raise ParseError("byte-order mark found after a markup declaration; the document is not parsed")
+    return cleaned
 
 
 def sniff_kind(data: bytes, content_type: str | None) -> Kind:

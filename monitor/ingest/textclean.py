@@ -126,7 +126,8 @@ def safe_link(url: str | None, base: str | None = None) -> str | None:
     cleaned = _URL_JUNK.sub("", url).strip().replace(" ", "%20")
     if not cleaned or len(cleaned) > _MAX_URL:
         return None
-    if base:
+    # an absolute http(s) URL needs no joining (urljoin is the costliest step here)
+    if base and not cleaned[:8].lower().startswith(("http://", "https://")):
         base_clean = _URL_JUNK.sub("", base).strip()
         try:
             cleaned = urljoin(base_clean, cleaned)
