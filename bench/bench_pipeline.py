@@ -118,7 +118,9 @@ async def end_to_end(bootstrap: str, urls: list[str], prefix: str, workers: int)
         })
         service = Service(settings, serve_http=False)
         await service.start()
-        await service._connect_kafka()  # topics exist before the clock starts
+        while service.metrics.kafka_up._value.get() != 1:  # topics exist before the clock starts
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
         try:
             assert service.parser is not None
             started = time.perf_counter()

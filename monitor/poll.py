@@ -54,15 +54,29 @@ class PollReport:
     events: list[str] = field(default_factory=list)
 
 
+def to_classify(decisions: Sequence[Decision]) -> list[Decision]:
+    """The decisions that need topics: new and updated items (duplicates are skipped)."""
+    return [d for d in decisions if d.status != "duplicate"]
+
+
+def texts_of(decisions: Sequence[Decision]) -> list[tuple[str, str, str, str | None]]:
+    return [(d.item.title, d.item.summary, d.item.body, d.item.language) for d in decisions]
+
+
 def enrich(decisions: Sequence[Decision], classifier: TopicClassifier, fetched_at: datetime,
            accepted_at: datetime) -> list[EnrichedEvent]:
-    """Classify and enrich new and updated items (duplicates are skipped)."""
+    """Classify and enrich new and updated items in this thread (duplicates are skipped)."""
+    fresh = to_classify(decisions)
+    topics = [classifier.classify(*t) for t in texts_of(fresh)]
+    return build_events(fresh, topics, fetched_at, accepted_at)
+
+
+def build_events(fresh: Sequence[Decision], topics: Sequence[list[TopicMatch]], fetched_at: datetime,
+                 accepted_at: datetime) -> list[EnrichedEvent]:
+    """Enriched events from classified new/updated items."""
     events: list[EnrichedEvent] = []
-    for d in decisions:
-        if d.status == "duplicate":
-            continue
+    for d, item_topics in zip(fresh, topics, strict=True):
         item = d.item
-        topics = classifier.classify(item.title, item.summary, item.body, item.language)
         fields = dict(item.__dict__)
         events.append(
             EnrichedEvent.model_construct(
@@ -70,7 +84,7 @@ def enrich(decisions: Sequence[Decision], classifier: TopicClassifier, fetched_a
                 schema_id="enriched_event.v1",
                 status=d.status,
                 revision=d.revision,
-                topics=topics,
+                topics=item_topics,
                 story_id=None,
                 fetched_at=fetched_at,
                 accepted_at=accepted_at,
@@ -155,7 +169,9 @@ class Poller:
         decisions = decide(parsed.items, seen)
         # -- classify + enrich
         accepted_at = datetime.fromtimestamp(self.clock(), tz=UTC)
-        events = enrich(decisions, self.classifier, fetched_at, accepted_at)
+        fresh = to_classify(decisions)
+        topics = await self.parser.classify(texts_of(fresh))
+        events = build_events(fresh, topics, fetched_at, accepted_at)
         # -- accept (outbox + seen + feed state, one transaction)
         new_state = FeedState(result.etag, result.last_modified, 0, self.clock())
         touched = [d.item.event_id for d in decisions if d.status == "duplicate"]

@@ -32,7 +32,7 @@ from .http.app import HttpServer, build_app
 from .ingest.assign import FeedAssignment, StaticAssignment
 from .ingest.fetch import Fetcher
 from .ingest.schedule import DueQueue, next_delay
-from .ingest.worker import ParsePool
+from .ingest.worker import ClassifierSpec, ParsePool
 from .logs import redact
 from .metrics import Metrics
 from .models import EnrichedEvent
@@ -42,6 +42,40 @@ from .publish.relay import OutboxRelay
 from .store import AsyncStore, OutboxRow, StateStore
 
 log = logging.getLogger("wiremon.service")
+
+
+class _RepeatFilter(logging.Filter):
+    """Let one record per (logger, message template) through every ``every`` seconds.
+
+    aiokafka logs an ERROR on each reconnect attempt, ~10 a second while Kafka is down:
+    hours of outage would bury the log. The relay already says once that Kafka is
+    unreachable and once that it is back; aiokafka's detail stays visible, throttled.
+    """
+
+    def __init__(self, every: float = 60.0) -> None:
+        super().__init__()
+        self.every = every
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.every:
+            return False
+        if len(self._last) > 1000:  # templates are few; never let a months-long run grow this
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+def _throttle_kafka_client_logs() -> None:
+    # a logger's filters see only its own records, not its children's: attach to each
+    names = [n for n in logging.root.manager.loggerDict if n == "aiokafka" or n.startswith("aiokafka.")]
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RepeatFilter) for f in logger.filters):
+            logger.addFilter(_RepeatFilter())
 
 
 class Service:
@@ -78,6 +112,7 @@ class Service:
     # -- lifecycle
     async def start(self) -> None:
         s = self.settings
+        _throttle_kafka_client_logs()
         state_path = Path(s.state_dir) / "state.sqlite3"
         self.store = AsyncStore(StateStore(state_path, max_outbox=s.outbox.max_events))
         self.metrics.outbox_capacity.set(s.outbox.max_events)
@@ -87,7 +122,9 @@ class Service:
         if self.store.sync.outbox_count:
             log.info("outbox holds %d events from a previous run; publishing them first",
                      self.store.sync.outbox_count)
-        self.parser = ParsePool(s.fetch.parse_workers)
+        spec = ClassifierSpec(tuple(str(d) for d in s.topics.dirs), tuple(s.topics.disabled))
+        self.parser = ParsePool(s.fetch.parse_workers, spec, local_classify=self.classifier.classify)
+        await self.parser.warm_up()
         await self.fetcher.start()
         self.alerts = await self._start_alerts()
         self.relay = OutboxRelay(
@@ -298,6 +335,8 @@ class Service:
         if problems:
             log.error("topic reload failed, keeping the previous topics: %s", "; ".join(problems))
         else:
+            if self.parser is not None:
+                self.parser.bump_generation()
             log.info("topics reloaded: %s", ", ".join(self.classifier.current.topics))
         return problems
 

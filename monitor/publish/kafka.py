@@ -57,8 +57,15 @@ class KafkaPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._known_topics: set[str] = set()
         self._topic_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
 
     async def start(self) -> None:
+        """Connect (idempotent: a started publisher stays as it is)."""
+        async with self._start_lock:
+            if self._producer is None:
+                await self._start()
+
+    async def _start(self) -> None:
         compression = None if self.config.compression == "none" else self.config.compression
         producer = AIOKafkaProducer(
             **client_options(self.config),
