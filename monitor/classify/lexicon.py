@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from monitor.classify.definitions import split_term
-from monitor.classify.normalize import normalize_token, token_forms
+from monitor.classify.normalize import TOKEN_RE, normalize_token, token_forms
 
 CACHE_LIMIT = 300_000
 """Resolved raw tokens kept before the cache is emptied (bounds memory on hostile input)."""
@@ -74,6 +74,13 @@ class Lexicon:
         self._infix_lens = sorted({len(k) for k in self._infix})
         self.cache: dict[str, tuple[int, ...] | None] = {}
         self._forms: dict[str, tuple[str, ...]] = {}
+        self.chunk_masks: dict[str, int] = {}
+        """Whitespace-delimited chunk -> bit mask of the concepts it may trigger (see
+        :meth:`chunk_mask`); the classifier's pre-filter."""
+        self.chunk_tokens: dict[str, tuple[str, ...]] = {}
+        """Whitespace-delimited chunk -> its raw tokens (``TOKEN_RE`` matches)."""
+        self._phrase_memo: dict[tuple[object, ...], bool] = {}
+        self._spans: dict[str, tuple[tuple[int, int], ...]] = {}
 
     def _add(self, raw: str, norm: str, key: int) -> None:
         if raw.startswith("*") and raw.endswith("*") and len(raw) > 1:
@@ -119,6 +126,49 @@ class Lexicon:
         self.cache[raw] = value
         return value
 
+    def chunk_mask(self, chunk: str) -> int:
+        """Bit mask (bit *c* for concept *c*) of the concepts the tokens of a
+        whitespace-delimited *chunk* may trigger; cached.
+
+        A phrase counts with all its concepts as soon as its indexed word occurs, so
+        the mask over-approximates: an item whose mask lacks a concept of every rule
+        cannot fire any rule.
+        """
+        mask = 0
+        n_concepts = self.n_concepts
+        for raw in self.tokens_of(chunk):
+            keys = self.cache[raw] if raw in self.cache else self.resolve(raw)
+            for key in keys or ():
+                if key < n_concepts:
+                    mask |= 1 << key
+                else:
+                    for concept in self.phrases[key - n_concepts].concepts:
+                        mask |= 1 << concept
+        if len(self.chunk_masks) >= CACHE_LIMIT:
+            self.chunk_masks.clear()
+        self.chunk_masks[chunk] = mask
+        return mask
+
+    def tokens_of(self, chunk: str) -> tuple[str, ...]:
+        """The raw tokens of a whitespace-delimited chunk (cached)."""
+        tokens = self.chunk_tokens.get(chunk)
+        if tokens is None:
+            tokens = tuple(TOKEN_RE.findall(chunk))
+            if len(self.chunk_tokens) >= CACHE_LIMIT:
+                self.chunk_tokens.clear()
+            self.chunk_tokens[chunk] = tokens
+        return tokens
+
+    def token_spans(self, chunk: str) -> tuple[tuple[int, int], ...]:
+        """``(start, end)`` of each token inside *chunk* (cached)."""
+        spans = self._spans.get(chunk)
+        if spans is None:
+            spans = tuple(m.span() for m in TOKEN_RE.finditer(chunk))
+            if len(self._spans) >= CACHE_LIMIT:
+                self._spans.clear()
+            self._spans[chunk] = spans
+        return spans
+
     def forms(self, raw: str) -> tuple[str, ...]:
         """The normalised lookup forms of a raw token (cached)."""
         forms = self._forms.get(raw)
@@ -141,6 +191,17 @@ class Lexicon:
         last = first + len(phrase.words) - 1
         if first < 0 or last >= len(tokens):
             return None
+        # The answer depends only on the phrase and the raw tokens it would cover.
+        memo_key = (key, *tokens[first : last + 1])
+        known = self._phrase_memo.get(memo_key)
+        if known is None:
+            known = self._phrase_matches(phrase, tokens, first)
+            if len(self._phrase_memo) >= CACHE_LIMIT:
+                self._phrase_memo.clear()
+            self._phrase_memo[memo_key] = known
+        return (first, last) if known else None
+
+    def _phrase_matches(self, phrase: Phrase, tokens: Sequence[str], first: int) -> bool:
         for offset, (word, is_prefix) in enumerate(phrase.words):
             if offset == phrase.anchor:
                 continue
@@ -149,5 +210,5 @@ class Lexicon:
                 continue
             if is_prefix and any(f.startswith(word) for f in forms):
                 continue
-            return None
-        return first, last
+            return False
+        return True

@@ -170,3 +170,27 @@ def test_cost_does_not_grow_with_number_of_topics(tmp_path: Path) -> None:
         return best
 
     assert run(many) < run(few) * 1.6
+
+
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        ("Syrie : la tr&ecirc;ve tient", ""),
+        ("Syrie &amp; Alep : la tr&#234;ve", "Les &quot;rebelles&quot; respectent la tr&#xEA;ve en Syrie."),
+        ("Markets", "Le  cessez-le-feu\n\n  est   entré en vigueur\tà Alep, en   Syrie."),
+    ],
+)
+def test_html_entities_and_irregular_spacing_keep_exact_offsets(
+    classifier: Classifier, title: str, summary: str
+) -> None:
+    fields = {"title": title, "summary": summary, "body": ""}
+    (match,) = classifier.classify(title, summary)
+    assert match.topic == "syria_ceasefire"
+    for e in match.evidence:
+        assert fields[e.field][e.start : e.end] == e.text
+
+
+def test_entity_escaped_truce_word_is_read() -> None:
+    assert topics(load_classifier(), "Tr&ecirc;ve &agrave; Alep") == ["syria_ceasefire"]
+    (match,) = load_classifier().classify("Tr&ecirc;ve &agrave; Alep")
+    assert {e.text for e in match.evidence} == {"Tr&ecirc;ve", "Alep"}
