@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from deploy_checks import PROMETHEUS_SERIES, catalogue_metric_names, recording_rule_names
+from tests.deploy.deploy_checks import PROMETHEUS_SERIES, catalogue_metric_names, recording_rule_names
 
 # Binary name -> Debian package that provides it.
 _PACKAGES = {

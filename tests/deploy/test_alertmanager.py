@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 import yaml
-from deploy_checks import ALERTMANAGER_CONFIG as CONFIG
+from tests.deploy.deploy_checks import ALERTMANAGER_CONFIG as CONFIG
 
 
 def test_check_config(amtool: str, tool: Callable[..., str]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_checks import (
+from tests.deploy.deploy_checks import (
     COMPOSE_FILE,
     DEPLOY,
     REPO,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from deploy_checks import DEPLOY, REPO
+from tests.deploy.deploy_checks import DEPLOY, REPO
 
 MANIFEST = DEPLOY / "k8s" / "wiremon.yaml"
 
