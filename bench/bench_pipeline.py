@@ -29,38 +29,72 @@ from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import feedparser  # noqa: E402
-from aiohttp import web  # noqa: E402
-from aiokafka import AIOKafkaProducer  # noqa: E402
+import feedparser
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
 
-from monitor.config import load_settings  # noqa: E402
-from monitor.embedded.broker import BrokerProcess, free_port  # noqa: E402
-from monitor.service import Service  # noqa: E402
+from monitor.config import load_settings
+from monitor.embedded.broker import BrokerProcess, free_port
+from monitor.service import Service
 
 HEADLINES = [
-    ("fr", "Syrie : le cessez-le-feu dans le sud-ouest globalement respecté", "Le cessez-le-feu négocié par"
-     " Washington et Moscou tient depuis dimanche dans les provinces de Deraa et Qouneitra, selon l'OSDH."),
-    ("en", "EU agrees new sanctions package on Russian oil exports", "European Union ambassadors agreed on"
-     " Wednesday a new round of sanctions targeting Russian crude shipments and the shadow fleet."),
-    ("de", "G20-Gipfel: Tausende Polizisten sichern Hamburg", "Mit einem Großaufgebot der Polizei und"
-     " Sperrzonen in der Innenstadt bereitet sich Hamburg auf den G20-Gipfel vor; Proteste sind angekündigt."),
-    ("es", "La inflación de la eurozona baja al 2,1 % en octubre", "La tasa de inflación interanual de la"
-     " zona del euro se moderó en octubre, según la oficina estadística Eurostat."),
-    ("ru", "В Сирии вступило в силу перемирие", "Режим прекращения огня на юго-западе Сирии вступил в силу"
-     " в воскресенье, сообщили в Министерстве обороны России."),
-    ("ar", "مجموعة العشرين: إجراءات أمنية مشددة في هامبورغ", "نشرت الشرطة الألمانية آلاف العناصر في"
-     " هامبورغ قبل قمة مجموعة العشرين وسط احتجاجات واسعة."),
-    ("en", "FIFA sanctions club over fan violence", "Football's governing body fined the club and ordered"
-     " two matches behind closed doors after crowd trouble in the derby."),
-    ("fr", "Bourse de Paris : le CAC 40 termine en légère hausse", "La place parisienne a fini la séance en"
-     " hausse de 0,3 %, portée par les valeurs bancaires et le luxe."),
+    (
+        "fr",
+        "Syrie : le cessez-le-feu dans le sud-ouest globalement respecté",
+        "Le cessez-le-feu négocié par"
+        " Washington et Moscou tient depuis dimanche dans les provinces de Deraa et Qouneitra, selon l'OSDH.",
+    ),
+    (
+        "en",
+        "EU agrees new sanctions package on Russian oil exports",
+        "European Union ambassadors agreed on"
+        " Wednesday a new round of sanctions targeting Russian crude shipments and the shadow fleet.",
+    ),
+    (
+        "de",
+        "G20-Gipfel: Tausende Polizisten sichern Hamburg",
+        "Mit einem Großaufgebot der Polizei und Sperrzonen in der Innenstadt bereitet sich Hamburg"
+        " auf den G20-Gipfel vor; Proteste sind angekündigt.",
+    ),
+    (
+        "es",
+        "La inflación de la eurozona baja al 2,1 % en octubre",
+        "La tasa de inflación interanual de la"
+        " zona del euro se moderó en octubre, según la oficina estadística Eurostat.",
+    ),
+    (
+        "ru",
+        "В Сирии вступило в силу перемирие",
+        "Режим прекращения огня на юго-западе Сирии вступил в силу"
+        " в воскресенье, сообщили в Министерстве обороны России.",
+    ),
+    (
+        "ar",
+        "مجموعة العشرين: إجراءات أمنية مشددة في هامبورغ",
+        "نشرت الشرطة الألمانية آلاف العناصر في هامبورغ قبل قمة مجموعة العشرين وسط احتجاجات واسعة.",
+    ),
+    (
+        "en",
+        "FIFA sanctions club over fan violence",
+        "Football's governing body fined the club and ordered"
+        " two matches behind closed doors after crowd trouble in the derby.",
+    ),
+    (
+        "fr",
+        "Bourse de Paris : le CAC 40 termine en légère hausse",
+        "La place parisienne a fini la séance en"
+        " hausse de 0,3 %, portée par les valeurs bancaires et le luxe.",
+    ),
 ]
 
 
 def make_feed(feed_no: int, items: int, rng: random.Random) -> bytes:
     base = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>', '<rss version="2.0"><channel>',
-           f"<title>Bench wire {feed_no}</title><link>http://127.0.0.1/</link><description>b</description>"]
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<rss version="2.0"><channel>',
+        f"<title>Bench wire {feed_no}</title><link>http://127.0.0.1/</link><description>b</description>",
+    ]
     for i in range(items):
         lang, title, summary = HEADLINES[rng.randrange(len(HEADLINES))]
         body = " ".join([summary] * 3)
@@ -92,7 +126,9 @@ def parse_only(docs: list[bytes]) -> float:
 
 
 async def produce_only(bootstrap: str, count: int, size: int, prefix: str) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5
+    )
     await producer.start()
     value = b"x" * size
     try:
@@ -107,18 +143,28 @@ async def produce_only(bootstrap: str, count: int, size: int, prefix: str) -> fl
 
 async def end_to_end(bootstrap: str, urls: list[str], prefix: str, workers: int) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as state:
-        settings = load_settings(None, environ={}, base={
-            "state_dir": state,
-            "kafka": {"bootstrap_servers": bootstrap, "idempotence": False, "topic_prefix": prefix,
-                      "partitions": 3},
-            "fetch": {"parse_workers": workers},
-            "alerts": {"enabled": False},
-            "outbox": {"max_events": 1_000_000, "batch_size": 2000},
-            "feeds": [{"id": f"bench-{i}", "url": u, "agency": f"Agency{i % 7}"} for i, u in enumerate(urls)],
-        })
+        settings = load_settings(
+            None,
+            environ={},
+            base={
+                "state_dir": state,
+                "kafka": {
+                    "bootstrap_servers": bootstrap,
+                    "idempotence": False,
+                    "topic_prefix": prefix,
+                    "partitions": 3,
+                },
+                "fetch": {"parse_workers": workers},
+                "alerts": {"enabled": False},
+                "outbox": {"max_events": 1_000_000, "batch_size": 2000},
+                "feeds": [
+                    {"id": f"bench-{i}", "url": u, "agency": f"Agency{i % 7}"} for i, u in enumerate(urls)
+                ],
+            },
+        )
         service = Service(settings, serve_http=False)
         await service.start()
-        while service.metrics.kafka_up._value.get() != 1:  # topics exist before the clock starts
+        while service.metrics.kafka_up._value.get() != 1:  # noqa: ASYNC110 - topics exist before the clock starts
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         try:
@@ -144,8 +190,10 @@ def main() -> None:
     docs = {f"/feed-{i}.xml": make_feed(i, args.items, rng) for i in range(args.feeds)}
     total_items = args.feeds * args.items
     size = sum(map(len, docs.values())) // len(docs)
-    print(f"{args.feeds} feeds x {args.items} items ({size / 1024:.0f} KB per feed), {args.runs} runs, "
-          f"{multiprocessing.cpu_count()} cores")
+    print(
+        f"{args.feeds} feeds x {args.items} items ({size / 1024:.0f} KB per feed), {args.runs} runs, "
+        f"{multiprocessing.cpu_count()} cores"
+    )
     port = free_port()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(docs, port), daemon=True)
     server.start()
@@ -155,14 +203,18 @@ def main() -> None:
         time.sleep(0.5)
         for run in range(args.runs):
             parse_rates.append(parse_only(list(docs.values())))
-            produce_rates.append(asyncio.run(produce_only(broker.bootstrap_servers, total_items, 1500,
-                                                          f"bench{run}.")))
-            rate, delivered = asyncio.run(end_to_end(broker.bootstrap_servers, urls, f"bench-e2e{run}.",
-                                                     args.workers))
+            produce_rates.append(
+                asyncio.run(produce_only(broker.bootstrap_servers, total_items, 1500, f"bench{run}."))
+            )
+            rate, delivered = asyncio.run(
+                end_to_end(broker.bootstrap_servers, urls, f"bench-e2e{run}.", args.workers)
+            )
             assert delivered == total_items, (delivered, total_items)
             e2e_rates.append(rate)
-            print(f"  run {run + 1}: parse-only {parse_rates[-1]:8.0f} items/s | produce-only "
-                  f"{produce_rates[-1]:8.0f} msg/s | end to end {rate:8.0f} items/s")
+            print(
+                f"  run {run + 1}: parse-only {parse_rates[-1]:8.0f} items/s | produce-only "
+                f"{produce_rates[-1]:8.0f} msg/s | end to end {rate:8.0f} items/s"
+            )
     server.terminate()
     parse, produce, e2e = (statistics.median(x) for x in (parse_rates, produce_rates, e2e_rates))
     print(f"parse-only ceiling (feedparser, 1 core): {parse:8.0f} items/s")

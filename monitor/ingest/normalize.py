@@ -24,7 +24,8 @@ MAX_LIST = 50
 # Agency urgency markers at the head of a title, in the languages the monitor reads.
 _FLASH = re.compile(r"^\W*(flash|молния|عاجل جدا)\b", re.IGNORECASE)
 _URGENT = re.compile(
-    r"^\W*(urgent|urgente|alerte|breaking(\s+news)?|eil(meldung)?|dringend|срочно|عاجل|última hora|ultima ora)"
+    r"^\W*(urgent|urgente|alerte|breaking(\s+news)?|eil(meldung)?|dringend|срочно|عاجل"
+    r"|última hora|ultima ora)"
     r"(?=\W|$)",
     re.IGNORECASE,
 )
@@ -77,7 +78,9 @@ def _clip(items: list[str]) -> list[str]:
     return out
 
 
-def normalise_entry(entry: RawEntry, feed: ParsedFeed, ctx: FeedContext, base_url: str | None = None) -> WireItem:
+def normalise_entry(
+    entry: RawEntry, feed: ParsedFeed, ctx: FeedContext, base_url: str | None = None
+) -> WireItem:
     """One ``WireItem`` from one raw entry. Never raises on odd content."""
     title = html_to_text(entry.title, max_chars=MAX_TITLE)
     summary = html_to_text(entry.summary, max_chars=MAX_SUMMARY)

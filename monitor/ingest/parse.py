@@ -121,7 +121,9 @@ def _parse_xml(data: bytes, content_type: str | None, url: str | None) -> Parsed
     entries = result.get("entries", [])
     if not result.get("version") and not entries:
         exc = result.get("bozo_exception")
-        raise ParseError(f"not a feed (feedparser found no RSS/Atom/RDF structure{': ' + str(exc) if exc else ''})")
+        raise ParseError(
+            f"not a feed (feedparser found no RSS/Atom/RDF structure{': ' + str(exc) if exc else ''})"
+        )
     out = ParsedFeed(
         format=result.get("version") or "unknown",
         title=_str(feed.get("title")),
@@ -184,7 +186,9 @@ def _parse_json_feed(data: bytes) -> ParsedFeed:
     for item in items:
         if not isinstance(item, dict):
             continue
-        authors_raw = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        authors_raw = item.get("authors") or (
+            [item["author"]] if isinstance(item.get("author"), dict) else []
+        )
         authors = [_str(a.get("name")) for a in authors_raw if isinstance(a, dict) and a.get("name")]
         guid = item.get("id")
         out.entries.append(

@@ -99,8 +99,12 @@ def _warm(spec: ClassifierSpec) -> None:
 class ParsePool:
     """Runs ``parse_and_normalise`` and classification in ``workers`` processes (0: a thread)."""
 
-    def __init__(self, workers: int = -1, spec: ClassifierSpec | None = None,
-                 local_classify: Callable[[str, str, str, str | None], list[TopicMatch]] | None = None) -> None:
+    def __init__(
+        self,
+        workers: int = -1,
+        spec: ClassifierSpec | None = None,
+        local_classify: Callable[[str, str, str, str | None], list[TopicMatch]] | None = None,
+    ) -> None:
         self.spec = spec or ClassifierSpec()
         self.local_classify = local_classify
         if workers < 0:
@@ -118,7 +122,9 @@ class ParsePool:
     async def run(self, content: bytes, content_type: str | None, url: str, ctx: FeedContext) -> ParseOutput:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, parse_and_normalise, content, content_type, url, ctx)
+            return await loop.run_in_executor(
+                self._executor, parse_and_normalise, content, content_type, url, ctx
+            )
         except concurrent.futures.BrokenExecutor:
             # a worker died (OOM-killed on a hostile document): start a fresh pool, report this one
             self._restart()
@@ -146,7 +152,9 @@ class ParsePool:
         if self.workers == 0:
             return
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self._executor, _warm, self.spec) for _ in range(self.workers)))
+        await asyncio.gather(
+            *(loop.run_in_executor(self._executor, _warm, self.spec) for _ in range(self.workers))
+        )
 
     def bump_generation(self) -> None:
         """Topic definitions were reloaded: workers rebuild their classifier on next use."""

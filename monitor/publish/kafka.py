@@ -80,7 +80,8 @@ class KafkaPublisher:
         except (KafkaError, OSError) as exc:
             await producer.stop()
             raise PublishError(
-                f"cannot connect to Kafka at {self.config.bootstrap_servers}: {exc}; check kafka.bootstrap_servers"
+                f"cannot connect to Kafka at {self.config.bootstrap_servers}: {exc};"
+                " check kafka.bootstrap_servers"
             ) from None
         self._producer = producer
 
@@ -120,7 +121,10 @@ class KafkaPublisher:
                 if to_create:
                     try:
                         await admin.create_topics(
-                            [NewTopic(n, self.config.partitions, self.config.replication_factor) for n in to_create]
+                            [
+                                NewTopic(n, self.config.partitions, self.config.replication_factor)
+                                for n in to_create
+                            ]
                         )
                         log.info("created Kafka topics %s", ", ".join(to_create))
                     except TopicAlreadyExistsError:
@@ -131,7 +135,9 @@ class KafkaPublisher:
                 await admin.close()
             self._known_topics.update(missing)
 
-    async def send_many(self, messages: Sequence[tuple[str, bytes, bytes, Headers]]) -> list[BaseException | None]:
+    async def send_many(
+        self, messages: Sequence[tuple[str, bytes, bytes, Headers]]
+    ) -> list[BaseException | None]:
         """Send ``(topic, key, value, headers)`` messages; wait for every ack.
 
         Returns one entry per message: None when acknowledged, else the error.

@@ -57,28 +57,47 @@ async def test_alerts_flow_from_feed_to_kafka_webhook_and_api(
             feeds = []
             now = datetime.now(UTC)  # breaking stories count items published within the window
             for key, (agency, lang, title) in truce.items():
-                url = server.set(f"/{key}.xml", rss([Item(guid=f"{key}-1", title=title, pub_date=now)], language=lang))
+                url = server.set(
+                    f"/{key}.xml", rss([Item(guid=f"{key}-1", title=title, pub_date=now)], language=lang)
+                )
                 feeds.append({"id": key, "url": url, "agency": agency})
-            settings = load_settings(None, environ={}, base={
-                "state_dir": str(tmp_path),
-                "kafka": {"bootstrap_servers": kafka_broker.bootstrap_servers, "idempotence": False,
-                          "topic_prefix": topic_prefix, "partitions": 1},
-                "fetch": {"parse_workers": 0},
-                "http": {"port": 0, "api_tokens": [TOKEN]},
-                "alerts": {
-                    "allow_private_webhooks": True,
-                    "breaking_agencies": 3,
-                    "subscriptions": [
-                        {"name": "syria-desk", "topics": ["syria_ceasefire"], "channel": "kafka",
-                         "breaking": True},
-                        {"name": "syria-hook", "topics": ["syria_ceasefire"], "languages": ["de"],
-                         "channel": "webhook", "webhook_url": f"http://127.0.0.1:{hook_port}/hook",
-                         "webhook_secret": SECRET},
-                        {"name": "sanctions-only", "topics": ["sanctions"], "channel": "kafka"},
-                    ],
+            settings = load_settings(
+                None,
+                environ={},
+                base={
+                    "state_dir": str(tmp_path),
+                    "kafka": {
+                        "bootstrap_servers": kafka_broker.bootstrap_servers,
+                        "idempotence": False,
+                        "topic_prefix": topic_prefix,
+                        "partitions": 1,
+                    },
+                    "fetch": {"parse_workers": 0},
+                    "http": {"port": 0, "api_tokens": [TOKEN]},
+                    "alerts": {
+                        "allow_private_webhooks": True,
+                        "breaking_agencies": 3,
+                        "subscriptions": [
+                            {
+                                "name": "syria-desk",
+                                "topics": ["syria_ceasefire"],
+                                "channel": "kafka",
+                                "breaking": True,
+                            },
+                            {
+                                "name": "syria-hook",
+                                "topics": ["syria_ceasefire"],
+                                "languages": ["de"],
+                                "channel": "webhook",
+                                "webhook_url": f"http://127.0.0.1:{hook_port}/hook",
+                                "webhook_secret": SECRET,
+                            },
+                            {"name": "sanctions-only", "topics": ["sanctions"], "channel": "kafka"},
+                        ],
+                    },
+                    "feeds": feeds,
                 },
-                "feeds": feeds,
-            })
+            )
             service = Service(settings)
             await service.start()
             try:
@@ -98,9 +117,11 @@ async def test_alerts_flow_from_feed_to_kafka_webhook_and_api(
                         names = sorted(s["name"] for s in await resp.json())
                     async with http.get(f"{base}/api/openapi.json") as resp:
                         assert resp.status == 200 and "/api/v1/subscriptions" in (await resp.json())["paths"]
-                    async with http.post(f"{base}/api/v1/subscriptions", headers=headers,
-                                         json={"name": "x", "topics": ["sanctions"], "channel": "carrier-pigeon"}
-                                         ) as resp:
+                    async with http.post(
+                        f"{base}/api/v1/subscriptions",
+                        headers=headers,
+                        json={"name": "x", "topics": ["sanctions"], "channel": "carrier-pigeon"},
+                    ) as resp:
                         assert resp.status == 422
                         assert "channel" in await resp.text()
                 assert names == ["sanctions-only", "syria-desk", "syria-hook"]
@@ -111,8 +132,10 @@ async def test_alerts_flow_from_feed_to_kafka_webhook_and_api(
 
     assert receiver.valid == [True]
     assert receiver.bodies[0]["language"] == "de"
-    alerts = [json.loads(m.value) for m in
-              await read_topic(kafka_broker.bootstrap_servers, f"{topic_prefix}alerts", expect=5, idle=2.0)]
+    alerts = [
+        json.loads(m.value)
+        for m in await read_topic(kafka_broker.bootstrap_servers, f"{topic_prefix}alerts", expect=5, idle=2.0)
+    ]
     desk = [a for a in alerts if a["subscription_name"] == "syria-desk"]
     kinds = sorted(a["kind"] for a in desk)
     assert kinds == ["breaking", "match", "match", "match"], kinds

@@ -27,22 +27,42 @@ def env(tmp: Path) -> dict[str, str]:
     return {**clean, "PYTHONPATH": str(REPO), "WIREMON_STATE_DIR": str(tmp / "state")}
 
 
-async def wiremon(*args: str, tmp: Path, stdin: bytes | None = None, timeout: float = 60) -> tuple[int, str, str]:
+async def wiremon(
+    *args: str, tmp: Path, stdin: bytes | None = None, timeout: float = 60
+) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor", *args, env=env(tmp), cwd=tmp,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "monitor",
+        *args,
+        env=env(tmp),
+        cwd=tmp,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_run_once_with_config_then_tail(kafka_broker: BrokerProcess, topic_prefix: str, tmp_path: Path) -> None:
+async def test_run_once_with_config_then_tail(
+    kafka_broker: BrokerProcess, topic_prefix: str, tmp_path: Path
+) -> None:
     async with FeedServer() as server:
-        url = server.set("/afp.xml", rss([
-            Item(guid="seed", title="Trump et Poutine s'accordent sur un cessez-le-feu en Syrie", content=SEED),
-            Item(guid="two", title="Météo : orages sur la Provence", description="Alerte orange."),
-        ]))
+        url = server.set(
+            "/afp.xml",
+            rss(
+                [
+                    Item(
+                        guid="seed",
+                        title="Trump et Poutine s'accordent sur un cessez-le-feu en Syrie",
+                        content=SEED,
+                    ),
+                    Item(guid="two", title="Météo : orages sur la Provence", description="Alerte orange."),
+                ]
+            ),
+        )
         config = tmp_path / "config.yml"
         config.write_text(f"""
 kafka:
@@ -55,15 +75,25 @@ feeds:
     interval: 1
 """)
         started = time.monotonic()
-        code, out, err = await wiremon("run", "--once", "--config", str(config), "--http-port", "0", tmp=tmp_path)
+        code, out, err = await wiremon(
+            "run", "--once", "--config", str(config), "--http-port", "0", tmp=tmp_path
+        )
         assert code == 0, err
         assert time.monotonic() - started < 45
         assert "kafka      : " + kafka_broker.bootstrap_servers in out
     messages = await read_topic(kafka_broker.bootstrap_servers, f"{topic_prefix}enriched", expect=2)
     assert sorted(json.loads(m.value)["guid"] for m in messages) == ["seed", "two"]
-    code, out, err = await wiremon("tail", f"{topic_prefix}topic.syria_ceasefire", "--bootstrap",
-                                   kafka_broker.bootstrap_servers, "--from-beginning", "--limit", "1",
-                                   tmp=tmp_path, timeout=30)
+    code, out, err = await wiremon(
+        "tail",
+        f"{topic_prefix}topic.syria_ceasefire",
+        "--bootstrap",
+        kafka_broker.bootstrap_servers,
+        "--from-beginning",
+        "--limit",
+        "1",
+        tmp=tmp_path,
+        timeout=30,
+    )
     assert code == 0, err
     assert json.loads(out.splitlines()[0])["guid"] == "seed"
 
@@ -71,7 +101,7 @@ feeds:
 async def test_run_once_with_bad_config_exits_2(tmp_path: Path) -> None:
     config = tmp_path / "bad.yml"
     config.write_text("feeds:\n  - url: nope\n    agency: AFP\n")
-    code, out, err = await wiremon("run", "--once", "--config", str(config), tmp=tmp_path)
+    code, _out, err = await wiremon("run", "--once", "--config", str(config), tmp=tmp_path)
     assert code == 2
     assert "feeds[0].url" in err and "nope" in err
 
@@ -85,8 +115,18 @@ def _port_open(port: int) -> bool:
 async def test_embedded_default_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor", "run", "--http-port", str(port), "--reveal-every", "0.5",
-        env=env(tmp_path), cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "monitor",
+        "run",
+        "--http-port",
+        str(port),
+        "--reveal-every",
+        "0.5",
+        env=env(tmp_path),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
@@ -128,7 +168,9 @@ async def test_embedded_default_starts_serves_and_stops_cleanly(tmp_path: Path) 
 
 async def test_classify_command_contract(tmp_path: Path) -> None:
     lines = [
-        json.dumps({"id": 1, "title": "Syrie : un cessez-le-feu entre en vigueur dans le sud-ouest", "extra": [1]}),
+        json.dumps(
+            {"id": 1, "title": "Syrie : un cessez-le-feu entre en vigueur dans le sud-ouest", "extra": [1]}
+        ),
         "{not json",
         json.dumps({"id": 3, "title": "Météo : orages sur la Provence"}),
     ]

@@ -18,9 +18,17 @@ CTX = FeedContext("afp-fr", "AFP")
 
 
 def test_rss_item_is_normalised() -> None:
-    doc = rss([Item(guid="g1", title="Syrie&#160;: <b>trêve</b> &amp; sanctions",
-                    description="<p>Le <a href='x'>cessez-le-feu</a> tient.</p><script>alert(1)</script>",
-                    link="/relative/path")], language="fr-FR")
+    doc = rss(
+        [
+            Item(
+                guid="g1",
+                title="Syrie&#160;: <b>trêve</b> &amp; sanctions",
+                description="<p>Le <a href='x'>cessez-le-feu</a> tient.</p><script>alert(1)</script>",
+                link="/relative/path",
+            )
+        ],
+        language="fr-FR",
+    )
     (item,) = normalise_feed(parse_feed(doc, "application/rss+xml", "http://127.0.0.1/feed.xml"), CTX)
     assert item.title == "Syrie : trêve & sanctions"
     assert item.summary == "Le cessez-le-feu tient."
@@ -47,9 +55,16 @@ def test_repeated_guid_inside_one_document_is_dropped() -> None:
 
 @pytest.mark.parametrize(
     ("title", "urgency"),
-    [("FLASH - Explosion", "flash"), ("URGENT Syrie: trêve", "urgent"), ("ALERTE - G20", "urgent"),
-     ("EIL: Waffenruhe", "urgent"), ("СРОЧНО: перемирие", "urgent"), ("عاجل: هدنة", "urgent"),
-     ("Urgences hospitalières saturées", "routine"), ("Breakingviews: markets", "routine")],
+    [
+        ("FLASH - Explosion", "flash"),
+        ("URGENT Syrie: trêve", "urgent"),
+        ("ALERTE - G20", "urgent"),
+        ("EIL: Waffenruhe", "urgent"),
+        ("СРОЧНО: перемирие", "urgent"),
+        ("عاجل: هدنة", "urgent"),
+        ("Urgences hospitalières saturées", "routine"),
+        ("Breakingviews: markets", "routine"),
+    ],
 )
 def test_urgency(title: str, urgency: str) -> None:
     assert detect_urgency(title) == urgency
@@ -75,15 +90,19 @@ def test_wrong_declared_language_is_corrected() -> None:
 
 
 def test_json_feed() -> None:
-    doc = b'{"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": [' \
-          b'{"id": "1", "title": "Hello", "content_html": "<p>Hi <script>x()</script></p>",' \
-          b' "url": "https://example.org/1", "date_published": "2024-01-02T03:04:05Z"}]}'
+    doc = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": ['
+        b'{"id": "1", "title": "Hello", "content_html": "<p>Hi <script>x()</script></p>",'
+        b' "url": "https://example.org/1", "date_published": "2024-01-02T03:04:05Z"}]}'
+    )
     (item,) = normalise_feed(parse_feed(doc, "application/feed+json"), CTX)
     assert item.title == "Hello" and item.body == "Hi" and item.guid == "1"
     assert item.published == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("data", [b"", b"   ", b"<html><body>not a feed</body></html>", b'{"a": 1}', b"\x00\xff"])
+@pytest.mark.parametrize(
+    "data", [b"", b"   ", b"<html><body>not a feed</body></html>", b'{"a": 1}', b"\x00\xff"]
+)
 def test_not_a_feed(data: bytes) -> None:
     with pytest.raises(ParseError):
         parse_feed(data)
@@ -101,7 +120,9 @@ def test_every_agency_feed_of_the_corpus_yields_items() -> None:
 
 def test_utf7_charset_from_http_is_not_obeyed() -> None:
     """'+ADw-' is '<' in UTF-7: a charset header must not turn text into markup."""
-    doc = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>'
-           b"+ADw-script+AD4-alert(1)+ADw-/script+AD4- hello</title><guid>u7</guid></item></channel></rss>")
+    doc = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>'
+        b"+ADw-script+AD4-alert(1)+ADw-/script+AD4- hello</title><guid>u7</guid></item></channel></rss>"
+    )
     out = parse_and_normalise(doc, "application/rss+xml; charset=utf-7", "http://x/", CTX)
     assert out.items and "<script" not in out.items[0].title

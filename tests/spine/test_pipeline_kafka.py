@@ -26,8 +26,12 @@ def settings_for(broker: BrokerProcess, prefix: str, state: Path, url: str, **ex
         environ={},
         base={
             "state_dir": str(state),
-            "kafka": {"bootstrap_servers": broker.bootstrap_servers, "idempotence": False,
-                      "topic_prefix": prefix, "partitions": 1},
+            "kafka": {
+                "bootstrap_servers": broker.bootstrap_servers,
+                "idempotence": False,
+                "topic_prefix": prefix,
+                "partitions": 1,
+            },
             "fetch": {"parse_workers": 0, "jitter": 0},
             "http": {"port": 0},
             "alerts": {"enabled": False},
@@ -39,7 +43,9 @@ def settings_for(broker: BrokerProcess, prefix: str, state: Path, url: str, **ex
 
 def seed_item(content: str = SEED) -> Item:
     first = content.split("\n", 1)[0]
-    return Item(guid="urn:afp:seed", title=SEED_TITLE, description=first, content=content.replace("\n", "<br/>\n"))
+    return Item(
+        guid="urn:afp:seed", title=SEED_TITLE, description=first, content=content.replace("\n", "<br/>\n")
+    )
 
 
 async def run_once(settings: Settings) -> int:
@@ -79,7 +85,9 @@ async def test_seed_dispatch_reaches_enriched_and_every_topic(
         assert json.loads(messages[0].value)["event_id"] == payload["event_id"]
 
 
-async def test_304_restart_and_update_semantics(kafka_broker: BrokerProcess, topic_prefix: str, tmp_path: Path) -> None:
+async def test_304_restart_and_update_semantics(
+    kafka_broker: BrokerProcess, topic_prefix: str, tmp_path: Path
+) -> None:
     async with FeedServer() as server:
         other = Item(guid="urn:afp:2", title="Météo : un été chaud en Provence", description="Il fera chaud.")
         url = server.set("/afp.xml", rss([seed_item(), other]))
@@ -93,7 +101,9 @@ async def test_304_restart_and_update_semantics(kafka_broker: BrokerProcess, top
         server.documents["/afp.xml"] = rss([seed_item(), other]) + b"\n"
         assert await run_once(settings) == 0
         # one item's content changes: exactly one update
-        changed = Item(guid="urn:afp:2", title="Météo : un été très chaud en Provence", description="Il fera chaud.")
+        changed = Item(
+            guid="urn:afp:2", title="Météo : un été très chaud en Provence", description="Il fera chaud."
+        )
         server.documents["/afp.xml"] = rss([seed_item(), changed])
         assert await run_once(settings) == 0
         assert await run_once(settings) == 0  # 304 again
@@ -118,8 +128,9 @@ async def test_kafka_down_at_start_keeps_items_in_outbox(topic_prefix: str, tmp_
         left = await run_once(settings)
     assert left == 1
     with BrokerProcess() as live:
-        settings = settings_for(live, topic_prefix, tmp_path, "http://127.0.0.1:9/unused.xml",
-                                shutdown_grace=10.0)
+        settings = settings_for(
+            live, topic_prefix, tmp_path, "http://127.0.0.1:9/unused.xml", shutdown_grace=10.0
+        )
         service = Service(settings, serve_http=False)
         await service.start()
         try:

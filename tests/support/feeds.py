@@ -7,8 +7,8 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 from aiohttp import web
