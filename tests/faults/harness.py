@@ -36,7 +36,10 @@ from tests.support.feeds import FeedServer, Item, rss
 
 
 async def wait_for(
-    condition: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float, what: str, every: float = 0.2
+    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    limit: float,
+    what: str,
+    every: float = 0.2,
 ) -> float:
     """Poll ``condition`` until true; returns the seconds it took. Fails the test naming ``what``."""
     started = time.monotonic()
@@ -46,8 +49,8 @@ async def wait_for(
             result = await result
         if result:
             return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        if time.monotonic() - started > limit:
+            raise AssertionError(f"timed out after {limit:.0f}s waiting for {what}")
         await asyncio.sleep(every)
 
 
@@ -68,15 +71,30 @@ def metric(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, lab), v in samples.items() if n == name and want <= set(lab))
 
 
-def base_config(state_dir: Path, bootstrap: str, prefix: str, feeds: list[dict[str, Any]], **over: Any) -> dict[str, Any]:
+def base_config(
+    state_dir: Path, bootstrap: str, prefix: str, feeds: list[dict[str, Any]], **over: Any
+) -> dict[str, Any]:
     """A config tuned for fast fault tests: short intervals, small timeouts, small backoff."""
     cfg: dict[str, Any] = {
         "state_dir": str(state_dir),
         "shutdown_grace": 5.0,
-        "kafka": {"bootstrap_servers": bootstrap, "idempotence": False, "topic_prefix": prefix,
-                  "partitions": 1, "request_timeout_ms": 3000, "linger_ms": 5},
-        "fetch": {"parse_workers": 0, "jitter": 0, "default_interval": 0.5, "connect_timeout": 1.0,
-                  "read_timeout": 2.0, "total_timeout": 3.0, "backoff_max": 2.0},
+        "kafka": {
+            "bootstrap_servers": bootstrap,
+            "idempotence": False,
+            "topic_prefix": prefix,
+            "partitions": 1,
+            "request_timeout_ms": 3000,
+            "linger_ms": 5,
+        },
+        "fetch": {
+            "parse_workers": 0,
+            "jitter": 0,
+            "default_interval": 0.5,
+            "connect_timeout": 1.0,
+            "read_timeout": 2.0,
+            "total_timeout": 3.0,
+            "backoff_max": 2.0,
+        },
         "outbox": {"retry_initial": 0.2, "retry_max": 1.0},
         "alerts": {"enabled": False},
         "logging": {"level": "INFO"},
@@ -116,8 +134,21 @@ class MonitorProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it; closed in wait()
         env = {k: v for k, v in os.environ.items() if not k.startswith("WIREMON_")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(cfg_path), "--http-port", str(self.port)],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            [
+                sys.executable,
+                "-m",
+                "monitor",
+                "run",
+                "--config",
+                str(cfg_path),
+                "--http-port",
+                str(self.port),
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
         log.close()
 
@@ -139,10 +170,10 @@ class MonitorProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
 
-    async def wait_exit(self, timeout: float) -> int:
+    async def wait_exit(self, limit: float) -> int:
         assert self.proc is not None
         proc = self.proc
-        await wait_for(lambda: proc.poll() is not None, timeout, "the monitor to exit", every=0.05)
+        await wait_for(lambda: proc.poll() is not None, limit, "the monitor to exit", every=0.05)
         return int(proc.returncode)
 
     def stop(self) -> None:
@@ -156,9 +187,12 @@ class MonitorProcess:
                 self.proc.wait(5)
 
     async def scrape(self) -> Samples:
-        async with aiohttp.ClientSession() as session, session.get(
-            f"http://127.0.0.1:{self.port}/metrics", timeout=aiohttp.ClientTimeout(total=5)
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"http://127.0.0.1:{self.port}/metrics", timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp,
+        ):
             return parse_metrics(await resp.text())
 
     async def try_scrape(self) -> Samples | None:
@@ -167,7 +201,7 @@ class MonitorProcess:
         except (aiohttp.ClientError, TimeoutError):
             return None
 
-    async def wait_ready(self, timeout: float = 30.0) -> None:
+    async def wait_ready(self, limit: float = 30.0) -> None:
         """Until /metrics answers and Kafka was reached (topics created)."""
 
         async def ready() -> bool:
@@ -176,7 +210,7 @@ class MonitorProcess:
             samples = await self.try_scrape()
             return samples is not None and metric(samples, "wiremon_kafka_up") == 1
 
-        await wait_for(ready, timeout, "the monitor to serve /metrics with wiremon_kafka_up 1")
+        await wait_for(ready, limit, "the monitor to serve /metrics with wiremon_kafka_up 1")
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
@@ -221,8 +255,10 @@ class RevealingFeeds:
         self.server.set(f"/{name}.xml", rss(newest, language="en"))
 
     def feeds(self, interval: float = 0.5) -> list[dict[str, Any]]:
-        return [{"id": n, "url": self.server.url(f"/{n}.xml"), "agency": "TEST", "interval": interval}
-                for n in self.names]
+        return [
+            {"id": n, "url": self.server.url(f"/{n}.xml"), "agency": "TEST", "interval": interval}
+            for n in self.names
+        ]
 
     def reveal(self, k: int) -> None:
         touched = set()
@@ -264,16 +300,26 @@ class Delivery:
 
 
 async def collect_events(
-    bootstrap: str, topic: str, *, expect_guids: set[str] | None = None, expect: int | None = None,
-    timeout: float = 60.0, idle: float = 2.0,
+    bootstrap: str,
+    topic: str,
+    *,
+    expect_guids: set[str] | None = None,
+    expect: int | None = None,
+    within: float = 60.0,
+    idle: float = 2.0,
 ) -> Delivery:
     """Read ``topic`` from the start until the expected guids (or count) arrived, plus ``idle`` s."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await consumer.start()
     out: list[Any] = []
     guids: set[str] = set()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     complete_at: float | None = None
     try:
         while time.monotonic() < deadline:
@@ -283,7 +329,8 @@ async def collect_events(
                     out.append(m)
                     guids.add(json.loads(m.value).get("guid"))
             done = (expect_guids is not None and expect_guids <= guids) or (
-                expect is not None and len({m.key for m in out}) >= expect)
+                expect is not None and len({m.key for m in out}) >= expect
+            )
             if done and complete_at is None:
                 complete_at = time.monotonic()
             if complete_at is not None and time.monotonic() - complete_at >= idle:

@@ -42,10 +42,16 @@ async def test_broker_cut_30s_loses_nothing(tmp_path: Path, record_property: pyt
         await broker.astart()
         feeds = RevealingFeeds(server, 10)
         prefix = "cut."
-        mon = MonitorProcess(tmp_path / "mon", base_config(
-            tmp_path / "state", proxy.address, prefix, feeds.feeds(0.5),
-            outbox={"max_attempts": 1, "retry_initial": 0.2, "retry_max": 1.0},
-        ))
+        mon = MonitorProcess(
+            tmp_path / "mon",
+            base_config(
+                tmp_path / "state",
+                proxy.address,
+                prefix,
+                feeds.feeds(0.5),
+                outbox={"max_attempts": 1, "retry_initial": 0.2, "retry_max": 1.0},
+            ),
+        )
         try:
             mon.start()
             await mon.wait_ready()
@@ -61,13 +67,18 @@ async def test_broker_cut_30s_loses_nothing(tmp_path: Path, record_property: pyt
             pending_during_cut = metric(samples, "wiremon_outbox_pending")
             kafka_up_during_cut = metric(samples, "wiremon_kafka_up")
             accepted = metric(samples, "wiremon_items_total", status="new")
-            await wait_for(lambda: time.monotonic() - cut_at >= CUT_SECONDS, CUT_SECONDS + 5, "the cut to last 30 s")
+            await wait_for(
+                lambda: time.monotonic() - cut_at >= CUT_SECONDS, CUT_SECONDS + 5, "the cut to last 30 s"
+            )
             proxy.restore()
             restored_at = time.monotonic()
 
-            recovery = await wait_for(_outbox_empty_after(mon, ITEMS + 10), 90, "the outbox to drain after restore")
-            delivery = await collect_events(proxy.address, f"{prefix}enriched", expect_guids=feeds.guids(),
-                                            timeout=60)
+            recovery = await wait_for(
+                _outbox_empty_after(mon, ITEMS + 10), 90, "the outbox to drain after restore"
+            )
+            delivery = await collect_events(
+                proxy.address, f"{prefix}enriched", expect_guids=feeds.guids(), within=60
+            )
             final = await mon.scrape()
         finally:
             mon.stop()
@@ -88,9 +99,11 @@ async def test_broker_cut_30s_loses_nothing(tmp_path: Path, record_property: pyt
     record_property("items_lost", len(missing))
     record_property("duplicates", delivery.duplicates)
     record_property("recovery_seconds", round(recovery, 1))
-    print(f"\nbroker cut: {ITEMS} items during a {CUT_SECONDS:.0f}s cut, lost {len(missing)}, "
-          f"duplicates {delivery.duplicates}, outbox drained {recovery:.1f}s after restore "
-          f"(restore→drained measured from {restored_at - cut_at:.1f}s into the cut)")
+    print(
+        f"\nbroker cut: {ITEMS} items during a {CUT_SECONDS:.0f}s cut, lost {len(missing)}, "
+        f"duplicates {delivery.duplicates}, outbox drained {recovery:.1f}s after restore "
+        f"(restore→drained measured from {restored_at - cut_at:.1f}s into the cut)"
+    )
     log = mon.log()
     assert "Kafka is reachable again" in log
     # one clear line when Kafka goes away and one when it is back, not a flood: the Kafka
@@ -105,9 +118,12 @@ def _outbox_empty_after(mon: MonitorProcess, accepted: int):  # type: ignore[no-
         samples = await mon.try_scrape()
         if samples is None:
             return False
-        return (metric(samples, "wiremon_items_total", status="new") >= accepted
-                and metric(samples, "wiremon_outbox_pending") == 0
-                and metric(samples, "wiremon_publish_total", outcome="ok") >= accepted)
+        return (
+            metric(samples, "wiremon_items_total", status="new") >= accepted
+            and metric(samples, "wiremon_outbox_pending") == 0
+            and metric(samples, "wiremon_publish_total", outcome="ok") >= accepted
+        )
+
     return check
 
 

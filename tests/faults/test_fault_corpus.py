@@ -69,20 +69,34 @@ class CorpusServer:
     def feeds(self) -> list[dict[str, Any]]:
         # one agency per feed: many cases have neither guid nor link, and several sanitise to
         # the same text; under one agency they would rightly be the same item (same event id)
-        return [{"id": (fid := p.strip("/").removesuffix(".xml")), "url": f"http://127.0.0.1:{self.port}{p}",
-                 "agency": fid} for p in self.files]
+        return [
+            {
+                "id": (fid := p.strip("/").removesuffix(".xml")),
+                "url": f"http://127.0.0.1:{self.port}{p}",
+                "agency": fid,
+            }
+            for p in self.files
+        ]
 
 
 async def run_corpus(broker: BrokerProcess, prefix: str, tmp: Path, files: list[Path]) -> tuple[dict, list]:  # type: ignore[type-arg]
     async with CorpusServer(files) as server:
-        settings = load_settings(None, environ={}, base={
-            "state_dir": str(tmp / "state"),
-            "kafka": {"bootstrap_servers": broker.bootstrap_servers, "idempotence": False,
-                      "topic_prefix": prefix, "partitions": 1},
-            "fetch": {"parse_workers": 1, "jitter": 0},
-            "alerts": {"enabled": False},
-            "feeds": server.feeds(),
-        })
+        settings = load_settings(
+            None,
+            environ={},
+            base={
+                "state_dir": str(tmp / "state"),
+                "kafka": {
+                    "bootstrap_servers": broker.bootstrap_servers,
+                    "idempotence": False,
+                    "topic_prefix": prefix,
+                    "partitions": 1,
+                },
+                "fetch": {"parse_workers": 1, "jitter": 0},
+                "alerts": {"enabled": False},
+                "feeds": server.feeds(),
+            },
+        )
         service = Service(settings, serve_http=False)
         await service.start()
         try:
@@ -92,8 +106,9 @@ async def run_corpus(broker: BrokerProcess, prefix: str, tmp: Path, files: list[
     assert left == 0
     samples = parse_metrics(service.metrics.render().decode())
     published = int(metric(samples, "wiremon_publish_total", outcome="ok"))
-    delivery = await collect_events(broker.bootstrap_servers, f"{prefix}enriched", expect=published, timeout=60,
-                                    idle=1.0)
+    delivery = await collect_events(
+        broker.bootstrap_servers, f"{prefix}enriched", expect=published, within=60, idle=1.0
+    )
     return samples, delivery.payloads
 
 
@@ -112,8 +127,11 @@ async def test_illformed_feeds_do_not_crash_and_give_what_they_can(
         expected = feedparser.parse(path.read_bytes())
         polls = metric(samples, "wiremon_polls_total", feed=fid)
         assert polls == 1, f"{path.name}: polled {polls} times"
-        assert metric(samples, "wiremon_polls_total", feed=fid, outcome="ok") + metric(
-            samples, "wiremon_polls_total", feed=fid, outcome="parse_error") == 1, f"{path.name}: poll crashed"
+        assert (
+            metric(samples, "wiremon_polls_total", feed=fid, outcome="ok")
+            + metric(samples, "wiremon_polls_total", feed=fid, outcome="parse_error")
+            == 1
+        ), f"{path.name}: poll crashed"
         assert per_feed.get(fid, 0) == len(expected.entries), path.name
         if expected.bozo:
             bozo_seen += 1
@@ -128,7 +146,7 @@ async def test_sanitize_cases_publish_plain_text_and_http_links(
 ) -> None:
     files = sorted((DATA / "sanitize").glob("*.xml"))
     assert len(files) >= 300
-    samples, payloads = await run_corpus(kafka_broker, topic_prefix, tmp_path, files)
+    _, payloads = await run_corpus(kafka_broker, topic_prefix, tmp_path, files)
     # 235 of the 321 cases give an item; the others have an entry with nothing in it
     assert len(payloads) >= 200, "most sanitize cases carry an entry with content"
     for p in payloads:

@@ -32,11 +32,17 @@ async def test_sigkill_mid_stream_loses_nothing(
     rng = random.Random(4)
     async with FeedServer() as server:
         feeds = RevealingFeeds(server, 6)
-        mon = MonitorProcess(tmp_path / "mon", base_config(
-            tmp_path / "state", kafka_broker.bootstrap_servers, topic_prefix, feeds.feeds(0.2),
-            # small batches: more commits to the outbox per second, more moments to die in
-            outbox={"batch_size": 20},
-        ))
+        mon = MonitorProcess(
+            tmp_path / "mon",
+            base_config(
+                tmp_path / "state",
+                kafka_broker.bootstrap_servers,
+                topic_prefix,
+                feeds.feeds(0.2),
+                # small batches: more commits to the outbox per second, more moments to die in
+                outbox={"batch_size": 20},
+            ),
+        )
         kills = 0
         try:
             mon.start()
@@ -52,8 +58,9 @@ async def test_sigkill_mid_stream_loses_nothing(
             await wait_for(_drained(mon, feeds), 60, "every revealed item accepted and published")
         finally:
             mon.stop()
-    delivery = await collect_events(kafka_broker.bootstrap_servers, f"{topic_prefix}enriched",
-                                    expect_guids=feeds.guids(), timeout=60)
+    delivery = await collect_events(
+        kafka_broker.bootstrap_servers, f"{topic_prefix}enriched", expect_guids=feeds.guids(), within=60
+    )
     got = {p["guid"] for p in delivery.payloads}
     missing = feeds.guids() - got
     assert kills >= 3
@@ -64,7 +71,8 @@ async def test_sigkill_mid_stream_loses_nothing(
         assert json.loads(m.value)["revision"] == 1
     record_property("sigkills", kills)
     record_property("duplicates", delivery.duplicates)
-    print(f"\nSIGKILL x{kills}: {len(feeds.guids())} items, lost {len(missing)}, duplicates {delivery.duplicates}")
+    total = len(feeds.guids())
+    print(f"\nSIGKILL x{kills}: {total} items, lost {len(missing)}, duplicates {delivery.duplicates}")
 
 
 def _drained(mon: MonitorProcess, feeds: RevealingFeeds):  # type: ignore[no-untyped-def]
@@ -73,6 +81,7 @@ def _drained(mon: MonitorProcess, feeds: RevealingFeeds):  # type: ignore[no-unt
         seen = mon.sql("SELECT COUNT(*) FROM seen")[0][0]
         pending = mon.sql("SELECT COUNT(*) FROM outbox")[0][0]
         return bool(seen == len(feeds.guids()) and pending == 0)
+
     return check
 
 
@@ -81,9 +90,16 @@ async def test_sigterm_flushes_and_exits_0_within_grace(
 ) -> None:
     async with FeedServer() as server:
         feeds = RevealingFeeds(server, 4)
-        mon = MonitorProcess(tmp_path / "mon", base_config(
-            tmp_path / "state", kafka_broker.bootstrap_servers, topic_prefix, feeds.feeds(0.2), shutdown_grace=5.0,
-        ))
+        mon = MonitorProcess(
+            tmp_path / "mon",
+            base_config(
+                tmp_path / "state",
+                kafka_broker.bootstrap_servers,
+                topic_prefix,
+                feeds.feeds(0.2),
+                shutdown_grace=5.0,
+            ),
+        )
         try:
             mon.start()
             await mon.wait_ready()
@@ -99,8 +115,9 @@ async def test_sigterm_flushes_and_exits_0_within_grace(
     assert took <= 5.0 + 1.0, f"exit took {took:.1f}s, grace is 5s"
     accepted = mon.sql("SELECT COUNT(*) FROM seen")[0][0]
     assert mon.sql("SELECT COUNT(*) FROM outbox")[0][0] == 0, "SIGTERM must flush the outbox"
-    delivery = await collect_events(kafka_broker.bootstrap_servers, f"{topic_prefix}enriched",
-                                    expect=accepted, timeout=30)
+    delivery = await collect_events(
+        kafka_broker.bootstrap_servers, f"{topic_prefix}enriched", expect=accepted, within=30
+    )
     assert len(delivery.by_key()) == accepted
     assert "stopping: finishing in-flight polls and flushing the outbox" in mon.log()
 
@@ -111,16 +128,25 @@ async def test_sigterm_with_kafka_unreachable_exits_in_time_and_keeps_items(tmp_
         broker = BrokerProcess(port=broker_port, advertised_port=proxy.port, log_path=tmp_path / "tansu.log")
         await broker.astart()
         feeds = RevealingFeeds(server, 2)
-        mon = MonitorProcess(tmp_path / "mon", base_config(
-            tmp_path / "state", proxy.address, "term.", feeds.feeds(0.2), shutdown_grace=4.0,
-            kafka={"request_timeout_ms": 30_000},  # longer than the grace: shutdown must not wait for it
-        ))
+        mon = MonitorProcess(
+            tmp_path / "mon",
+            base_config(
+                tmp_path / "state",
+                proxy.address,
+                "term.",
+                feeds.feeds(0.2),
+                shutdown_grace=4.0,
+                kafka={"request_timeout_ms": 30_000},  # longer than the grace: shutdown must not wait for it
+            ),
+        )
         try:
             mon.start()
             await mon.wait_ready()
             proxy.cut("hold")  # a partition: sends hang rather than fail
             feeds.reveal(50)
-            await wait_for(lambda: mon.sql("SELECT COUNT(*) FROM outbox")[0][0] == 50, 20, "50 items in the outbox")
+            await wait_for(
+                lambda: mon.sql("SELECT COUNT(*) FROM outbox")[0][0] == 50, 20, "50 items in the outbox"
+            )
             started = time.monotonic()
             mon.terminate()
             code = await mon.wait_exit(20)
@@ -130,8 +156,12 @@ async def test_sigterm_with_kafka_unreachable_exits_in_time_and_keeps_items(tmp_
             proxy.restore()
             mon.start()
             await mon.wait_ready()
-            await wait_for(lambda: mon.sql("SELECT COUNT(*) FROM outbox")[0][0] == 0, 30, "the outbox to drain")
-            delivery = await collect_events(proxy.address, "term.enriched", expect_guids=feeds.guids(), timeout=30)
+            await wait_for(
+                lambda: mon.sql("SELECT COUNT(*) FROM outbox")[0][0] == 0, 30, "the outbox to drain"
+            )
+            delivery = await collect_events(
+                proxy.address, "term.enriched", expect_guids=feeds.guids(), within=30
+            )
         finally:
             mon.stop()
             await broker.astop()

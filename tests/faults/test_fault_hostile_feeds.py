@@ -13,6 +13,7 @@ gzip bomb with the *default* body cap (20 MB), against a baseline of healthy pol
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from collections import defaultdict
@@ -122,11 +123,17 @@ async def _scenario(broker: BrokerProcess, tmp: Path) -> Observed:
             feeds = healthy.feeds(0.5) + [
                 {"id": fid, "url": url, "agency": "HOSTILE", "interval": 0.5} for fid, url in urls.items()
             ]
-            mon = MonitorProcess(tmp / "mon", base_config(
-                tmp / "state", broker.bootstrap_servers, prefix, feeds,
-                # two parse processes, as in production: hostile XML goes through the real pool
-                fetch={"parse_workers": 1, "total_timeout": TOTAL_TIMEOUT},
-            ))
+            mon = MonitorProcess(
+                tmp / "mon",
+                base_config(
+                    tmp / "state",
+                    broker.bootstrap_servers,
+                    prefix,
+                    feeds,
+                    # two parse processes, as in production: hostile XML goes through the real pool
+                    fetch={"parse_workers": 1, "total_timeout": TOTAL_TIMEOUT},
+                ),
+            )
             try:
                 mon.start()
                 await mon.wait_ready()
@@ -140,12 +147,23 @@ async def _scenario(broker: BrokerProcess, tmp: Path) -> Observed:
                 peak = mon.peak_rss_kib()
             finally:
                 mon.stop()
-        delivery = await collect_events(broker.bootstrap_servers, f"{prefix}enriched",
-                                        expect_guids=healthy.guids(), timeout=30)
+        delivery = await collect_events(
+            broker.bootstrap_servers, f"{prefix}enriched", expect_guids=healthy.guids(), within=30
+        )
     payloads = delivery.payloads
     got = {p["guid"] for p in payloads}
-    return Observed(samples, samples_after, log, dict(hostile.log), payloads, healthy.guids(),
-                    healthy.guids() - got, peak, hostile, urls)
+    return Observed(
+        samples,
+        samples_after,
+        log,
+        dict(hostile.log),
+        payloads,
+        healthy.guids(),
+        healthy.guids() - got,
+        peak,
+        hostile,
+        urls,
+    )
 
 
 def test_healthy_feeds_keep_flowing(observed: Observed) -> None:
@@ -160,13 +178,18 @@ def test_each_failure_has_its_metric_and_one_log_line_per_poll(observed: Observe
     s = observed.samples
     errors = metric(s, "wiremon_fetch_errors_total", feed=fid, reason=reason)
     assert errors >= 2, f"{fid}: wiremon_fetch_errors_total{{reason={reason!r}}} is {errors}"
-    assert metric(s, "wiremon_fetch_errors_total", feed=fid) == errors, f"{fid}: only reason {reason!r} expected"
+    assert metric(s, "wiremon_fetch_errors_total", feed=fid) == errors, (
+        f"{fid}: only reason {reason!r} expected"
+    )
     assert metric(s, "wiremon_polls_total", feed=fid, outcome=outcome) == errors
     assert metric(s, "wiremon_polls_total", feed=fid, outcome="ok") == 0
     # one WARNING per failed poll: the metric is bumped just before the line is written,
     # so between two scrapes the log holds at least the first count and at most the second
-    lines = re.findall(rf"WARNING +wiremon.service: feed {re.escape(fid)}: poll failed \({reason}\): .+; "
-                       r"next poll in \d+s", observed.log)
+    lines = re.findall(
+        rf"WARNING +wiremon.service: feed {re.escape(fid)}: poll failed \({reason}\): .+; "
+        r"next poll in \d+s",
+        observed.log,
+    )
     after = metric(observed.samples_after, "wiremon_polls_total", feed=fid, outcome=outcome)
     assert errors <= len(lines) <= after, (fid, errors, len(lines), after)
 
@@ -187,7 +210,7 @@ def test_failures_cost_bounded_time(observed: Observed) -> None:
 def test_retry_after_is_honoured(observed: Observed) -> None:
     arrivals = [start for start, _ in observed.requests["/429"]]
     assert len(arrivals) >= 3, arrivals
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     # server-side: the next request of that feed never came sooner than Retry-After
     assert min(gaps) >= RETRY_AFTER, gaps
     assert "retry after 7 s" in observed.log
@@ -232,7 +255,11 @@ def test_monitor_memory_stays_bounded_under_all_of_it(observed: Observed) -> Non
 
 @pytest.mark.parametrize(("mode", "reason"), [("bomb", "decompression_bomb"), ("huge", "too_large")])
 async def test_peak_rss_under_huge_body_and_gzip_bomb(
-    kafka_broker: BrokerProcess, tmp_path: Path, record_property: pytest.RecordProperty, mode: str, reason: str
+    kafka_broker: BrokerProcess,
+    tmp_path: Path,
+    record_property: pytest.RecordProperty,
+    mode: str,
+    reason: str,
 ) -> None:
     """Peak RSS with the default 20 MB cap: a fresh process, healthy polls, then the attack.
 
@@ -241,11 +268,16 @@ async def test_peak_rss_under_huge_body_and_gzip_bomb(
     """
     server = RecordingServer()
     async with server:
-        mon = MonitorProcess(tmp_path / "mon", base_config(
-            tmp_path / "state", kafka_broker.bootstrap_servers, f"rss-{mode}.",
-            [{"id": "switch", "url": server.url("/switch"), "agency": "T", "interval": 0.3}],
-            fetch={"max_body_bytes": 20 * 1024 * 1024, "backoff_max": 0.5},
-        ))
+        mon = MonitorProcess(
+            tmp_path / "mon",
+            base_config(
+                tmp_path / "state",
+                kafka_broker.bootstrap_servers,
+                f"rss-{mode}.",
+                [{"id": "switch", "url": server.url("/switch"), "agency": "T", "interval": 0.3}],
+                fetch={"max_body_bytes": 20 * 1024 * 1024, "backoff_max": 0.5},
+            ),
+        )
         try:
             mon.start()
             await mon.wait_ready()
@@ -260,8 +292,10 @@ async def test_peak_rss_under_huge_body_and_gzip_bomb(
     what = "a 1 GiB gzip bomb (1 MB on the wire)" if mode == "bomb" else "a 50 MB body"
     record_property("peak_rss_baseline_mib", round(baseline / 1024, 1))
     record_property("peak_rss_extra_mib", round(extra_mib, 1))
-    print(f"\npeak RSS under {what}, 3 polls, cap 20 MB: {baseline / 1024:.1f} MiB before, "
-          f"{peak / 1024:.1f} MiB after (+{extra_mib:.1f} MiB)")
+    print(
+        f"\npeak RSS under {what}, 3 polls, cap 20 MB: {baseline / 1024:.1f} MiB before, "
+        f"{peak / 1024:.1f} MiB after (+{extra_mib:.1f} MiB)"
+    )
     # stopped at the cap: at most the cap plus a few read chunks, never the body or the bomb
     assert extra_mib < 40, extra_mib
 
@@ -269,8 +303,15 @@ async def test_peak_rss_under_huge_body_and_gzip_bomb(
 async def _wait_healthy_polls(mon: MonitorProcess, n: int) -> None:
     async def check() -> bool:
         s = await mon.try_scrape()
-        return s is not None and (metric(s, "wiremon_polls_total", feed="switch", outcome="ok")
-                                  + metric(s, "wiremon_polls_total", feed="switch", outcome="not_modified")) >= n
+        return (
+            s is not None
+            and (
+                metric(s, "wiremon_polls_total", feed="switch", outcome="ok")
+                + metric(s, "wiremon_polls_total", feed="switch", outcome="not_modified")
+            )
+            >= n
+        )
+
     await wait_for(check, 30, f"{n} healthy polls")
 
 
@@ -278,4 +319,5 @@ async def _wait_errors(mon: MonitorProcess, reason: str, n: int) -> None:
     async def check() -> bool:
         s = await mon.try_scrape()
         return s is not None and metric(s, "wiremon_fetch_errors_total", feed="switch", reason=reason) >= n
+
     await wait_for(check, 60, f"{n} fetch errors {reason}")

@@ -23,18 +23,25 @@ from monitor.config import Settings, load_settings
 from monitor.embedded.broker import BrokerProcess
 from monitor.service import Service
 from monitor.store import FeedState, OutboxEvent, StateStore
-from tests.faults.harness import collect_events, numbered_item, parse_metrics, metric, wait_for
+from tests.faults.harness import collect_events, metric, numbered_item, parse_metrics, wait_for
 from tests.support.feeds import FeedServer, rss
 
 pytestmark = pytest.mark.slow
 
 
-def settings(bootstrap: str, prefix: str, state: Path, feeds: list[dict[str, object]], **extra: object) -> Settings:
+def settings(
+    bootstrap: str, prefix: str, state: Path, feeds: list[dict[str, object]], **extra: object
+) -> Settings:
     base: dict[str, object] = {
         "state_dir": str(state),
         "shutdown_grace": 5.0,
-        "kafka": {"bootstrap_servers": bootstrap, "idempotence": False, "topic_prefix": prefix,
-                  "partitions": 1, "request_timeout_ms": 3000},
+        "kafka": {
+            "bootstrap_servers": bootstrap,
+            "idempotence": False,
+            "topic_prefix": prefix,
+            "partitions": 1,
+            "request_timeout_ms": 3000,
+        },
         "fetch": {"parse_workers": 0, "jitter": 0, "default_interval": 0.2},
         "alerts": {"enabled": False},
         "feeds": feeds,
@@ -45,14 +52,20 @@ def settings(bootstrap: str, prefix: str, state: Path, feeds: list[dict[str, obj
     return load_settings(None, environ={}, base=base)
 
 
-async def test_full_outbox_refuses_then_accepts_later(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_full_outbox_refuses_then_accepts_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     broker = BrokerProcess(log_path=tmp_path / "tansu.log")  # not started yet: Kafka is down
     async with FeedServer() as server:
         url_a = server.set("/a.xml", rss([numbered_item("a", i) for i in range(8)], language="en"))
         url_b = server.set("/b.xml", rss([], language="en"))
-        cfg = settings(broker.bootstrap_servers, "full.", tmp_path / "state", [
-            {"id": "a", "url": url_a, "agency": "T"}, {"id": "b", "url": url_b, "agency": "T"}],
-            outbox={"max_events": 10, "retry_initial": 0.2, "retry_max": 0.5})
+        cfg = settings(
+            broker.bootstrap_servers,
+            "full.",
+            tmp_path / "state",
+            [{"id": "a", "url": url_a, "agency": "T"}, {"id": "b", "url": url_b, "agency": "T"}],
+            outbox={"max_events": 10, "retry_initial": 0.2, "retry_max": 0.5},
+        )
         service = Service(cfg, serve_http=False)
         await service.start()
         stop = asyncio.Event()
@@ -60,8 +73,11 @@ async def test_full_outbox_refuses_then_accepts_later(tmp_path: Path, caplog: py
         try:
             assert service.store is not None
             store = service.store.sync
-            await wait_for(lambda: store.outbox_count == 8 and store.feed_state("b").last_success is not None,
-                           20, "feed a's 8 items in the outbox, feed b polled (empty)")
+            await wait_for(
+                lambda: store.outbox_count == 8 and store.feed_state("b").last_success is not None,
+                20,
+                "feed a's 8 items in the outbox, feed b polled (empty)",
+            )
             etag_b = store.feed_state("b").etag
             # feed b now offers 5 items: 8 + 5 > 10, refused as a whole
             server.set("/b.xml", rss([numbered_item("b", i) for i in range(5)], language="en"))
@@ -73,17 +89,23 @@ async def test_full_outbox_refuses_then_accepts_later(tmp_path: Path, caplog: py
             assert store.feed_state("b").failures == 0, "a full outbox is not the feed's fault: no backoff"
             polls = parse_metrics(m.render().decode())
             assert metric(polls, "wiremon_polls_total", feed="b", outcome="rejected") >= 2
-            assert any("new events refused, the feed's state is not advanced" in r.getMessage()
-                       for r in caplog.records if r.levelno == logging.WARNING)
+            assert any(
+                "new events refused, the feed's state is not advanced" in r.getMessage()
+                for r in caplog.records
+                if r.levelno == logging.WARNING
+            )
             # Kafka comes back: the outbox drains, b is re-polled and accepted
             await broker.astart()
-            await wait_for(lambda: store.outbox_count == 0 and store.feed_state("b").etag != etag_b,
-                           60, "feed b accepted once there is room")
+            await wait_for(
+                lambda: store.outbox_count == 0 and store.feed_state("b").etag != etag_b,
+                60,
+                "feed b accepted once there is room",
+            )
         finally:
             stop.set()
             await runner
             await service.shutdown()
-        delivery = await collect_events(broker.bootstrap_servers, "full.enriched", expect=13, timeout=30)
+        delivery = await collect_events(broker.bootstrap_servers, "full.enriched", expect=13, within=30)
         broker.stop()
     guids = sorted(p["guid"] for p in delivery.payloads)
     assert guids == sorted([f"urn:a:{i}" for i in range(8)] + [f"urn:b:{i}" for i in range(5)])
@@ -99,11 +121,17 @@ def test_empty_outbox_takes_a_poll_larger_than_its_bound(tmp_path: Path) -> None
     assert store.feed_state("big").etag == "etag"
 
 
-POISON_SCHEMA = {"type": "object", "properties": {"value": {
-    "type": "object", "properties": {"title": {"type": "string", "not": {"pattern": "POISON"}}}}}}
+POISON_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "value": {"type": "object", "properties": {"title": {"type": "string", "not": {"pattern": "POISON"}}}}
+    },
+}
 
 
-async def test_poison_event_is_buried_and_the_rest_flows(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_poison_event_is_buried_and_the_rest_flows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     prefix = "poison."
     registry = tmp_path / "registry"
     registry.mkdir()
@@ -113,9 +141,13 @@ async def test_poison_event_is_buried_and_the_rest_flows(tmp_path: Path, caplog:
     with BrokerProcess(schema_dir=registry, log_path=tmp_path / "tansu.log") as broker:
         async with FeedServer() as server:
             url = server.set("/p.xml", rss(items[::-1], language="en"))
-            cfg = settings(broker.bootstrap_servers, prefix, tmp_path / "state",
-                           [{"id": "p", "url": url, "agency": "T"}],
-                           outbox={"max_attempts": 3, "retry_initial": 0.05, "retry_max": 0.2})
+            cfg = settings(
+                broker.bootstrap_servers,
+                prefix,
+                tmp_path / "state",
+                [{"id": "p", "url": url, "agency": "T"}],
+                outbox={"max_attempts": 3, "retry_initial": 0.05, "retry_max": 0.2},
+            )
             service = Service(cfg, serve_http=False)
             await service.start()
             stop = asyncio.Event()
@@ -123,17 +155,23 @@ async def test_poison_event_is_buried_and_the_rest_flows(tmp_path: Path, caplog:
             try:
                 assert service.store is not None
                 store = service.store.sync
-                await wait_for(lambda: store.outbox_count == 0 and len(store.outbox_dead()) == 1, 60,
-                               "the poison buried, the outbox empty")
+                await wait_for(
+                    lambda: store.outbox_count == 0 and len(store.outbox_dead()) == 1,
+                    60,
+                    "the poison buried, the outbox empty",
+                )
                 # one more item after the poison flows at once
                 server.set("/p.xml", rss([numbered_item("p", 7), *items[::-1]], language="en"))
-                await wait_for(lambda: service.relay is not None and service.relay.delivered >= 7, 30,
-                               "the item after the poison published")
+                await wait_for(
+                    lambda: service.relay is not None and service.relay.delivered >= 7,
+                    30,
+                    "the item after the poison published",
+                )
             finally:
                 stop.set()
                 await runner
                 await service.shutdown()
-        delivery = await collect_events(broker.bootstrap_servers, f"{prefix}enriched", expect=7, timeout=30)
+        delivery = await collect_events(broker.bootstrap_servers, f"{prefix}enriched", expect=7, within=30)
     dead = StateStore(tmp_path / "state" / "state.sqlite3").outbox_dead()
     assert len(dead) == 1
     row, reason = dead[0]
@@ -141,7 +179,11 @@ async def test_poison_event_is_buried_and_the_rest_flows(tmp_path: Path, caplog:
     assert row.attempts == 3
     assert "UnknownError" in reason
     assert service.metrics.outbox_dead._value.get() == 1
-    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and "outbox_dead" in r.getMessage()]
+    errors = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and "outbox_dead" in r.getMessage()
+    ]
     assert len(errors) == 1 and row.event_id in errors[0] and "UnknownError" in errors[0]
     guids = sorted(p["guid"] for p in delivery.payloads)
     assert guids == sorted(f"urn:p:{i}" for i in (0, 1, 2, 4, 5, 6, 7)), "every other event is published"

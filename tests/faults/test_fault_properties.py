@@ -19,38 +19,91 @@ from monitor.ingest.worker import ParseOutput, parse_and_normalise
 
 CTX = FeedContext("prop", "PROP", None)
 TAG = re.compile(r"<[A-Za-z/!?]")
-CONTENT_TYPES = st.sampled_from([
-    None, "application/rss+xml", "application/atom+xml; charset=utf-8", "text/html; charset=utf-7",
-    "application/json", "application/feed+json", "text/xml; charset=utf-16", "application/octet-stream",
-    "text/plain; charset=klingon",
-])
-FRAGMENTS = st.sampled_from([
-    "<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;", '<img src=x onerror="alert(1)">',
-    "&amp;lt;b onclick=x&amp;gt;", "<![CDATA[<iframe src=javascript:alert(1)>]]>", "&lol9;", "&#0;", "&#xD800;",
-    "\u202e", "\x00", "<style>p{}</style>", "<a href='javascript:alert(1)'>x</a>", "ÿþ", "Ω≈ç√", "&", "<",
-    "]]>", "-->", "<!--", "\r\n", "x" * 50,
-])
-LINKS = st.sampled_from([
-    "javascript:alert(1)", "data:text/html,<b>", "http://127.0.0.1/a", "//evil.example/x", "/relative",
-    " http://127.0.0.1/ space", "http://user:pw@127.0.0.1/", "mailto:x@y", "http://[::1", "",
-])
+CONTENT_TYPES = st.sampled_from(
+    [
+        None,
+        "application/rss+xml",
+        "application/atom+xml; charset=utf-8",
+        "text/html; charset=utf-7",
+        "application/json",
+        "application/feed+json",
+        "text/xml; charset=utf-16",
+        "application/octet-stream",
+        "text/plain; charset=klingon",
+    ]
+)
+FRAGMENTS = st.sampled_from(
+    [
+        "<script>alert(1)</script>",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        '<img src=x onerror="alert(1)">',
+        "&amp;lt;b onclick=x&amp;gt;",
+        "<![CDATA[<iframe src=javascript:alert(1)>]]>",
+        "&lol9;",
+        "&#0;",
+        "&#xD800;",
+        "\u202e",
+        "\x00",
+        "<style>p{}</style>",
+        "<a href='javascript:alert(1)'>x</a>",
+        "ÿþ",
+        "Ω≈ç√",
+        "&",
+        "<",
+        "]]>",
+        "-->",
+        "<!--",
+        "\r\n",
+        "x" * 50,
+    ]
+)
+LINKS = st.sampled_from(
+    [
+        "javascript:alert(1)",
+        "data:text/html,<b>",
+        "http://127.0.0.1/a",
+        "//evil.example/x",
+        "/relative",
+        " http://127.0.0.1/ space",
+        "http://user:pw@127.0.0.1/",
+        "mailto:x@y",
+        "http://[::1",
+        "",
+    ]
+)
 
 
 def item(title: str, body: str, link: str, guid: str) -> str:
-    return (f"<item><title>{title}</title><link>{link}</link><guid>{guid}</guid>"
-            f"<description>{body}</description></item>")
+    return (
+        f"<item><title>{title}</title><link>{link}</link><guid>{guid}</guid>"
+        f"<description>{body}</description></item>"
+    )
 
 
 @st.composite
 def feeds(draw: st.DrawFn) -> bytes:
-    head = draw(st.sampled_from([
-        '<?xml version="1.0" encoding="utf-8"?>', "", '<?xml version="1.0" encoding="iso-8859-1"?>',
-        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol9 "lol">]>',
-        '<?xml version="1.0"?><!DOCTYPE rss SYSTEM "http://127.0.0.1:9/x.dtd">',
-    ]))
-    items = draw(st.lists(st.tuples(
-        st.lists(FRAGMENTS, max_size=4).map("".join), st.lists(FRAGMENTS, max_size=6).map("".join),
-        LINKS, st.text(max_size=10)), max_size=4))
+    head = draw(
+        st.sampled_from(
+            [
+                '<?xml version="1.0" encoding="utf-8"?>',
+                "",
+                '<?xml version="1.0" encoding="iso-8859-1"?>',
+                '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol9 "lol">]>',
+                '<?xml version="1.0"?><!DOCTYPE rss SYSTEM "http://127.0.0.1:9/x.dtd">',
+            ]
+        )
+    )
+    items = draw(
+        st.lists(
+            st.tuples(
+                st.lists(FRAGMENTS, max_size=4).map("".join),
+                st.lists(FRAGMENTS, max_size=6).map("".join),
+                LINKS,
+                st.text(max_size=10),
+            ),
+            max_size=4,
+        )
+    )
     body = "".join(item(t, b, link, g) for t, b, link, g in items)
     doc = f'{head}<rss version="2.0"><channel><title>p</title>{body}</channel></rss>'
     encoding = draw(st.sampled_from(["utf-8", "latin-1", "utf-16"]))
