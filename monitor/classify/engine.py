@@ -345,15 +345,16 @@ class Classifier:
         """The hits of one firing of *rule* at *anchor* (anchor first), or ``None``."""
         used = [anchor]
         farthest = 0
+        window = rule.window
         for concept in rule.concepts[1:]:
             candidates = hits.get(concept)
             if not candidates:
                 return None
-            best = min(candidates, key=lambda h: _distance(anchor, h))
-            dist = _distance(anchor, best)
-            if rule.window is not None and dist > rule.window:
+            dist, best = _nearest(anchor, candidates)
+            if window is not None and dist > window:
                 return None
-            farthest = max(farthest, dist)
+            if dist > farthest:
+                farthest = dist
             used.append(best)
         for exc in rule.exclusions:
             found = hits.get(exc.concept)
@@ -361,7 +362,7 @@ class Classifier:
                 continue
             if exc.when == "item":
                 return None
-            near = min(_distance(anchor, h) for h in found)
+            near = _nearest(anchor, found)[0]
             if exc.when == "overlap" and near == 0:
                 return None
             if exc.when == "window" and near <= exc.window:
@@ -373,6 +374,24 @@ class Classifier:
                 if near < limit:
                     return None
         return used
+
+
+def _nearest(anchor: Hit, candidates: list[Hit]) -> tuple[int, Hit]:
+    """The first of *candidates* nearest to *anchor*, and its :func:`_distance`."""
+    first, last = anchor[0], anchor[1]
+    best = candidates[0]
+    best_dist = 1 << 62
+    for hit in candidates:
+        dist = hit[0] - last
+        if dist < 0:
+            dist = first - hit[1]
+            if dist < 0:
+                dist = 0
+        if dist < best_dist:
+            best_dist, best = dist, hit
+            if not dist:
+                break
+    return best_dist, best
 
 
 def _evidence(
