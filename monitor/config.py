@@ -22,7 +22,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .alerts.config import AlertsConfig
 from .errors import ConfigError
@@ -231,7 +239,9 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         path = key[len(ENV_PREFIX) :].lower().split("__")
         if path[0] == "feeds":
-            raise ConfigError(f"{key}: feeds cannot be set from the environment; list them in the config file")
+            raise ConfigError(
+                f"{key}: feeds cannot be set from the environment; list them in the config file"
+            )
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
@@ -267,7 +277,8 @@ def load_settings(
     """Read, merge and validate the configuration.
 
     Order, later wins: ``base`` (the embedded default), the file at ``path``,
-    ``WIREMON_*`` environment variables, then ``overrides`` (command-line flags). Raises ``ConfigError`` listing every problem.
+    ``WIREMON_*`` environment variables, then ``overrides`` (command-line flags).
+    Raises ``ConfigError`` listing every problem.
     """
     environ = os.environ if environ is None else environ
     data: dict[str, Any] = dict(base or {})

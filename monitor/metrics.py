@@ -9,7 +9,14 @@ ever carries item data.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from . import __version__
 
@@ -30,10 +37,12 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         # the *_created series double the series count and no dashboard or rule reads them
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.build_info = Gauge("wiremon_build_info", "Version of the running monitor.", ["version"], registry=r)
+        self.build_info = Gauge(
+            "wiremon_build_info", "Version of the running monitor.", ["version"], registry=r
+        )
         self.build_info.labels(version=__version__).set(1)
         self.feeds_configured = Gauge("wiremon_feeds_configured", "Feeds this instance polls.", registry=r)
         # -- ingest
@@ -91,9 +100,13 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
-        self.kafka_up = Gauge("wiremon_kafka_up", "1 when the last publish or probe reached Kafka.", registry=r)
+        self.kafka_up = Gauge(
+            "wiremon_kafka_up", "1 when the last publish or probe reached Kafka.", registry=r
+        )
         self.outbox_pending = Gauge("wiremon_outbox_pending", "Events waiting in the outbox.", registry=r)
-        self.outbox_capacity = Gauge("wiremon_outbox_capacity", "Maximum events the outbox holds.", registry=r)
+        self.outbox_capacity = Gauge(
+            "wiremon_outbox_capacity", "Maximum events the outbox holds.", registry=r
+        )
         self.outbox_rejected = Counter(
             "wiremon_outbox_rejected_total",
             "Items refused because the outbox was full (their feed is re-polled later).",
@@ -115,7 +128,10 @@ class Metrics:
             "wiremon_alerts_retried_total", "Alert delivery retries, by channel.", ["channel"], registry=r
         )
         self.alerts_dead = Counter(
-            "wiremon_alerts_dead_lettered_total", "Alerts sent to the dead-letter topic.", ["channel"], registry=r
+            "wiremon_alerts_dead_lettered_total",
+            "Alerts sent to the dead-letter topic.",
+            ["channel"],
+            registry=r,
         )
         self.alert_latency = Histogram(
             "wiremon_alert_delivery_latency_seconds",

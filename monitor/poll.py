@@ -63,16 +63,18 @@ def texts_of(decisions: Sequence[Decision]) -> list[tuple[str, str, str, str | N
     return [(d.item.title, d.item.summary, d.item.body, d.item.language) for d in decisions]
 
 
-def enrich(decisions: Sequence[Decision], classifier: TopicClassifier, fetched_at: datetime,
-           accepted_at: datetime) -> list[EnrichedEvent]:
+def enrich(
+    decisions: Sequence[Decision], classifier: TopicClassifier, fetched_at: datetime, accepted_at: datetime
+) -> list[EnrichedEvent]:
     """Classify and enrich new and updated items in this thread (duplicates are skipped)."""
     fresh = to_classify(decisions)
     topics = [classifier.classify(*t) for t in texts_of(fresh)]
     return build_events(fresh, topics, fetched_at, accepted_at)
 
 
-def build_events(fresh: Sequence[Decision], topics: Sequence[list[TopicMatch]], fetched_at: datetime,
-                 accepted_at: datetime) -> list[EnrichedEvent]:
+def build_events(
+    fresh: Sequence[Decision], topics: Sequence[list[TopicMatch]], fetched_at: datetime, accepted_at: datetime
+) -> list[EnrichedEvent]:
     """Enriched events from classified new/updated items."""
     events: list[EnrichedEvent] = []
     for d, item_topics in zip(fresh, topics, strict=True):
@@ -82,7 +84,7 @@ def build_events(fresh: Sequence[Decision], topics: Sequence[list[TopicMatch]], 
             EnrichedEvent.model_construct(
                 **fields,
                 schema_id="enriched_event.v1",
-                status=d.status,
+                status="new" if d.status == "new" else "updated",
                 revision=d.revision,
                 topics=item_topics,
                 story_id=None,
@@ -163,7 +165,12 @@ class Poller:
             return await self._failed(feed, state, "parse_error", parsed.error, "parse_error", None)
         if parsed.problem is not None:
             m.parse_errors.labels(feed=fid, kind=parsed.problem_kind or "other").inc()
-            log.info("feed %s: ill-formed document (%s); %d items recovered", fid, parsed.problem, len(parsed.items))
+            log.info(
+                "feed %s: ill-formed document (%s); %d items recovered",
+                fid,
+                parsed.problem,
+                len(parsed.items),
+            )
         # -- dedupe
         seen = await self.store.run(self.store.sync.lookup_seen, [i.event_id for i in parsed.items])
         decisions = decide(parsed.items, seen)
@@ -176,7 +183,9 @@ class Poller:
         new_state = FeedState(result.etag, result.last_modified, 0, self.clock())
         touched = [d.item.event_id for d in decisions if d.status == "duplicate"]
         try:
-            await self.store.run(self.store.sync.accept, fid, new_state, to_outbox(events, decisions), touched)
+            await self.store.run(
+                self.store.sync.accept, fid, new_state, to_outbox(events, decisions), touched
+            )
         except OutboxFullError as exc:
             m.outbox_rejected.inc(len(events))
             # Not the feed's fault: its state stays as it was (nothing written, no failure
@@ -208,16 +217,26 @@ class Poller:
         self.metrics.feed_last_success.labels(feed=fid).set(self.clock())
         self.metrics.feed_consecutive_failures.labels(feed=fid).set(0)
 
-    async def _succeeded(self, feed: FeedConfig, state: FeedState, result: FetchResult, outcome: str) -> PollReport:
+    async def _succeeded(
+        self, feed: FeedConfig, state: FeedState, result: FetchResult, outcome: str
+    ) -> PollReport:
         fid = feed.feed_id
-        new_state = FeedState(result.etag or state.etag, result.last_modified or state.last_modified, 0, self.clock())
+        new_state = FeedState(
+            result.etag or state.etag, result.last_modified or state.last_modified, 0, self.clock()
+        )
         await self.store.run(self.store.sync.save_feed_state, fid, new_state)
         self._mark_success(fid)
         self.metrics.polls.labels(feed=fid, outcome=outcome).inc()
         return PollReport(fid, outcome)
 
     async def _failed(
-        self, feed: FeedConfig, state: FeedState, outcome: str, error: str, reason: str, retry_after: float | None
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        outcome: str,
+        error: str,
+        reason: str,
+        retry_after: float | None,
     ) -> PollReport:
         fid = feed.feed_id
         failures = state.failures + 1
@@ -227,4 +246,6 @@ class Poller:
         )
         self.metrics.polls.labels(feed=fid, outcome=outcome).inc()
         self.metrics.feed_consecutive_failures.labels(feed=fid).set(failures)
-        return PollReport(fid, outcome, error=error, reason=reason, retry_after=retry_after, failures=failures)
+        return PollReport(
+            fid, outcome, error=error, reason=reason, retry_after=retry_after, failures=failures
+        )

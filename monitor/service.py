@@ -17,6 +17,8 @@ published stays in the outbox for the next start: nothing accepted is lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 import random
@@ -120,19 +122,32 @@ class Service:
         self.metrics.feeds_configured.set(len(self.assignment.feeds()))
         self.metrics.kafka_up.set(0)
         if self.store.sync.outbox_count:
-            log.info("outbox holds %d events from a previous run; publishing them first",
-                     self.store.sync.outbox_count)
+            log.info(
+                "outbox holds %d events from a previous run; publishing them first",
+                self.store.sync.outbox_count,
+            )
         spec = ClassifierSpec(tuple(str(d) for d in s.topics.dirs), tuple(s.topics.disabled))
         self.parser = ParsePool(s.fetch.parse_workers, spec, local_classify=self.classifier.classify)
         await self.parser.warm_up()
         await self.fetcher.start()
         self.alerts = await self._start_alerts()
         self.relay = OutboxRelay(
-            self.store, self.publisher, s.kafka, s.outbox, self.metrics,
+            self.store,
+            self.publisher,
+            s.kafka,
+            s.outbox,
+            self.metrics,
             on_acked=self._after_publish if self.alerts is not None else None,
         )
-        self.poller = Poller(s, self.store, self.fetcher, self.parser, self.classifier, self.metrics,
-                             on_accepted=self.relay.wake)
+        self.poller = Poller(
+            s,
+            self.store,
+            self.fetcher,
+            self.parser,
+            self.classifier,
+            self.metrics,
+            on_accepted=self.relay.wake,
+        )
         if self.serve_http:
             routers = [self.alerts.router()] if self.alerts is not None else []
             self.http = HttpServer(build_app(self.metrics, self.readiness, routers), s.http.host, s.http.port)
@@ -163,9 +178,12 @@ class Service:
     async def _connect_kafka(self) -> None:
         """Connect and create the topics; retry until Kafka answers or we stop."""
         delay = self.settings.outbox.retry_initial
-        topics = [topic_name(self.settings.kafka, "enriched"),
-                  *(topic_name(self.settings.kafka, f"topic.{t}") for t in self.classifier.current.topics),
-                  topic_name(self.settings.kafka, "alerts"), topic_name(self.settings.kafka, "alerts.dead")]
+        topics = [
+            topic_name(self.settings.kafka, "enriched"),
+            *(topic_name(self.settings.kafka, f"topic.{t}") for t in self.classifier.current.topics),
+            topic_name(self.settings.kafka, "alerts"),
+            topic_name(self.settings.kafka, "alerts.dead"),
+        ]
         while not self._relay_stop.is_set():
             try:
                 await self.publisher.start()
@@ -174,12 +192,14 @@ class Service:
                 return
             except Exception as exc:
                 await self.publisher.stop()
-                log.warning("Kafka at %s is not reachable (%s); polling continues into the outbox,"
-                            " retrying in %.0fs", self.settings.kafka.bootstrap_servers, exc, delay)
-                try:
+                log.warning(
+                    "Kafka at %s is not reachable (%s); polling continues into the outbox, retrying in %.0fs",
+                    self.settings.kafka.bootstrap_servers,
+                    exc,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._relay_stop.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
                 delay = min(delay * 2, self.settings.outbox.retry_max)
 
     async def _after_publish(self, rows: Sequence[OutboxRow], now: float) -> None:
@@ -191,8 +211,12 @@ class Service:
         feeds = [f.feed_id for f in self.assignment.feeds()]
         unpolled = [f for f in feeds if f not in self._polled]
         kafka_ok = self.publisher._producer is not None and self.metrics.kafka_up._value.get() == 1
-        detail = {"kafka": "ok" if kafka_ok else "unreachable", "feeds": len(feeds), "feeds_not_polled": len(unpolled),
-                  "outbox_pending": self.store.sync.outbox_count if self.store else None}
+        detail = {
+            "kafka": "ok" if kafka_ok else "unreachable",
+            "feeds": len(feeds),
+            "feeds_not_polled": len(unpolled),
+            "outbox_pending": self.store.sync.outbox_count if self.store else None,
+        }
         return kafka_ok and not unpolled, detail
 
     async def shutdown(self) -> int:
@@ -258,13 +282,28 @@ class Service:
 
     def _log_report(self, feed: FeedConfig, report: PollReport, delay: float) -> None:
         if report.error is not None:
-            log.warning("feed %s: poll failed (%s): %s; next poll in %.0fs", feed.feed_id, report.reason,
-                        report.error, delay,
-                        extra={"feed": feed.feed_id, "outcome": report.outcome, "reason": report.reason,
-                               "next_poll_s": round(delay, 1)})
+            log.warning(
+                "feed %s: poll failed (%s): %s; next poll in %.0fs",
+                feed.feed_id,
+                report.reason,
+                report.error,
+                delay,
+                extra={
+                    "feed": feed.feed_id,
+                    "outcome": report.outcome,
+                    "reason": report.reason,
+                    "next_poll_s": round(delay, 1),
+                },
+            )
         elif report.new or report.updated:
-            log.info("feed %s: %d new, %d updated, %d unchanged", feed.feed_id, report.new, report.updated,
-                     report.duplicate, extra={"feed": feed.feed_id, "outcome": report.outcome})
+            log.info(
+                "feed %s: %d new, %d updated, %d unchanged",
+                feed.feed_id,
+                report.new,
+                report.updated,
+                report.duplicate,
+                extra={"feed": feed.feed_id, "outcome": report.outcome},
+            )
 
     async def run_once(self) -> int:
         """Poll every feed once, publish, flush. Returns events left unpublished."""
@@ -308,7 +347,7 @@ class Service:
             for fid in queue.pop_due(time.monotonic()):
                 task = asyncio.create_task(one(feeds[fid]), name=f"poll:{fid}")
                 self._inflight[fid] = task
-                task.add_done_callback(lambda t, fid=fid: self._inflight.pop(fid, None))
+                task.add_done_callback(functools.partial(self._forget_inflight, fid))
             if time.monotonic() - last_prune > 3600:
                 last_prune = time.monotonic()
                 await self._prune_seen()
@@ -320,13 +359,18 @@ class Service:
             for w in waiters:
                 w.cancel()
 
+    def _forget_inflight(self, fid: str, _task: asyncio.Task[PollReport]) -> None:
+        self._inflight.pop(fid, None)
+
     async def _prune_seen(self) -> None:
         if self.store is None:
             return
         cutoff = time.time() - self.settings.fetch.seen_retention_days * 86_400
         removed = await self.store.run(self.store.sync.prune_seen, cutoff)
         if removed:
-            log.info("forgot %d items not seen for %.0f days", removed, self.settings.fetch.seen_retention_days)
+            log.info(
+                "forgot %d items not seen for %.0f days", removed, self.settings.fetch.seen_retention_days
+            )
 
     def reload_topics(self) -> list[str]:
         """SIGHUP: reload topic definitions; on failure the old set stays."""

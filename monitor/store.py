@@ -137,11 +137,13 @@ class StateStore:
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise StateError(
-                    f"state schema version {row[0]} is not supported (expected {SCHEMA_VERSION})", about=str(path)
+                    f"state schema version {row[0]} is not supported (expected {SCHEMA_VERSION})",
+                    about=str(path),
                 )
         except (sqlite3.Error, OSError) as exc:
-            raise StateError(f"cannot open the state database: {exc}; check state_dir and its permissions",
-                             about=str(path)) from None
+            raise StateError(
+                f"cannot open the state database: {exc}; check state_dir and its permissions", about=str(path)
+            ) from None
         self._outbox_count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
     def close(self) -> None:
@@ -210,7 +212,14 @@ class StateStore:
                 "INSERT INTO outbox(event_id, revision, topics, payload, accepted_at, published_ts)"
                 " VALUES (?,?,?,?,?,?)",
                 [
-                    (e.event_id, e.revision, json.dumps(list(e.topics)), e.payload, e.accepted_at, e.published_ts)
+                    (
+                        e.event_id,
+                        e.revision,
+                        json.dumps(list(e.topics)),
+                        e.payload,
+                        e.accepted_at,
+                        e.published_ts,
+                    )
                     for e in events
                 ],
             )

@@ -193,16 +193,27 @@ class OutboxRelay:
         reason = f"{type(error).__name__}: {error}"
         self.metrics.publish.labels(outcome="error").inc()
         if attempts < self.config.max_attempts:
-            log.warning("Kafka refused event %s (attempt %d of %d): %s; retrying", row.event_id, attempts,
-                        self.config.max_attempts, reason)
+            log.warning(
+                "Kafka refused event %s (attempt %d of %d): %s; retrying",
+                row.event_id,
+                attempts,
+                self.config.max_attempts,
+                reason,
+            )
             return -1
         await self.store.run(self.store.sync.outbox_bury, row.seq, reason)
         self.metrics.outbox_dead.inc()
         self.metrics.outbox_pending.set(self.store.sync.outbox_count)
         self._isolate = False
-        log.error("event %s (revision %d) moved to outbox_dead after %d refusals by Kafka: %s;"
-                  " publishing continues with the next event", row.event_id, row.revision, attempts, reason,
-                  extra={"event_id": row.event_id, "reason": reason})
+        log.error(
+            "event %s (revision %d) moved to outbox_dead after %d refusals by Kafka: %s;"
+            " publishing continues with the next event",
+            row.event_id,
+            row.revision,
+            attempts,
+            reason,
+            extra={"event_id": row.event_id, "reason": reason},
+        )
         return 1
 
     def _succeeded(self, rows: Sequence[OutboxRow], now: float) -> None:

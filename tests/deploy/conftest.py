@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
 from tests.deploy.deploy_checks import PROMETHEUS_SERIES, catalogue_metric_names, recording_rule_names
 
 # Binary name -> Debian package that provides it.

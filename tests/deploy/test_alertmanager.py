@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 import yaml
+
 from tests.deploy.deploy_checks import ALERTMANAGER_CONFIG as CONFIG
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tests.deploy.deploy_checks import (
     COMPOSE_FILE,
     DEPLOY,

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tests.deploy.deploy_checks import REPO, RULES_FILE, PanelQuery, load_dashboards, panel_queries
 
 pytestmark = pytest.mark.slow

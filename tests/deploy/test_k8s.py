@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from tests.deploy.deploy_checks import DEPLOY, REPO
 
 MANIFEST = DEPLOY / "k8s" / "wiremon.yaml"

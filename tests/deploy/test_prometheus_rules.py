@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+
 from tests.deploy.deploy_checks import PROMETHEUS_DIR, RULES_FILE, RULES_TESTS, promql_metric_names
 
 REQUIRED_ALERTS = {
