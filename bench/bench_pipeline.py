@@ -1,6 +1,11 @@
 """Pipeline benchmark: N local feeds over HTTP → Kafka acknowledgements.
 
-    .venv/bin/python bench/bench_pipeline.py [--feeds 40] [--items 100] [--runs 3]
+    .venv/bin/python bench/bench_pipeline.py [--feeds 40] [--runs 3] [--synthetic [--items 100]]
+
+The feeds are the real agency documents of ../shared/corpus/agency-feeds (BBC, CNN, DW,
+Le Monde, Lenta, NYT, Reuters, Spiegel, ...: real sizes, markup and oddities), served as
+--feeds distinct feeds by giving every copy its own GUIDs and links; --synthetic uses
+generated multilingual RSS instead (also the fallback when ../shared is absent).
 
 Prints, measured in the same run (medians of --runs):
   * parse-only ceiling  — feedparser.parse of the same documents, one core, items/s;
@@ -18,10 +23,12 @@ import argparse
 import asyncio
 import multiprocessing
 import random
+import re
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -108,6 +115,38 @@ def make_feed(feed_no: int, items: int, rng: random.Random) -> bytes:
     return "\n".join(out).encode()
 
 
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "agency-feeds"
+_ID_TAGS = re.compile(rb"(<(guid|link)\b[^>]*>)(\s*(?:<!\[CDATA\[)?)([^<\]]+)", re.IGNORECASE)
+
+
+def _suffixer(suffix: bytes) -> Callable[[re.Match[bytes]], bytes]:
+    return lambda m: m.group(1) + m.group(3) + m.group(4).rstrip() + suffix
+
+
+def corpus_feeds(count: int) -> dict[str, bytes]:
+    """``count`` documents cycling through the corpus; copy k gets '#k' on every guid and link."""
+    sources = sorted(CORPUS.glob("*.xml"))
+    docs = {}
+    for i in range(count):
+        data = sources[i % len(sources)].read_bytes()
+        docs[f"/feed-{i}.xml"] = _ID_TAGS.sub(_suffixer(f"#c{i}".encode()), data)
+    return docs
+
+
+def expected_items(docs: dict[str, bytes]) -> int:
+    """Distinct items the monitor should publish: what parse + normalise gives, per document."""
+    from monitor.ingest.normalize import FeedContext
+    from monitor.ingest.worker import parse_and_normalise
+
+    ids: set[str] = set()
+    for i, data in enumerate(docs.values()):
+        out = parse_and_normalise(
+            data, "application/rss+xml", "http://127.0.0.1/", FeedContext(f"bench-{i}", f"Agency{i % 7}")
+        )
+        ids.update(item.event_id for item in out.items)
+    return len(ids)
+
+
 def serve(docs: dict[str, bytes], port: int) -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=docs[request.path], content_type="application/rss+xml")
@@ -182,17 +221,23 @@ async def end_to_end(bootstrap: str, urls: list[str], prefix: str, workers: int)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--feeds", type=int, default=40)
-    ap.add_argument("--items", type=int, default=100)
+    ap.add_argument("--items", type=int, default=100, help="items per synthetic feed")
+    ap.add_argument("--synthetic", action="store_true", help="generated feeds instead of the corpus")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=-1, help="parse worker processes (-1: one per core)")
     args = ap.parse_args()
-    rng = random.Random(7)
-    docs = {f"/feed-{i}.xml": make_feed(i, args.items, rng) for i in range(args.feeds)}
-    total_items = args.feeds * args.items
+    if args.synthetic or not CORPUS.is_dir():
+        rng = random.Random(7)
+        docs = {f"/feed-{i}.xml": make_feed(i, args.items, rng) for i in range(args.feeds)}
+        kind = "synthetic"
+    else:
+        docs = corpus_feeds(args.feeds)
+        kind = "corpus"
+    total_items = expected_items(docs)
     size = sum(map(len, docs.values())) // len(docs)
     print(
-        f"{args.feeds} feeds x {args.items} items ({size / 1024:.0f} KB per feed), {args.runs} runs, "
-        f"{multiprocessing.cpu_count()} cores"
+        f"{args.feeds} {kind} feeds, {total_items} items ({size / 1024:.0f} KB per feed on average),"
+        f" {args.runs} runs, {multiprocessing.cpu_count()} cores"
     )
     port = free_port()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(docs, port), daemon=True)
