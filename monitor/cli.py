@@ -316,7 +316,7 @@ def cmd_demo_feeds(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     from .demo.replay import ReplayServer
 
-    server = ReplayServer(reveal_every=args.reveal_every)
+    server = ReplayServer(reveal_every=args.reveal_every, shift_to_now=True)
     await server.start(host=args.host, port=args.port)
     print(json.dumps({"demo_feeds": server.feed_urls}, indent=2), flush=True)
     stop = asyncio.Event()

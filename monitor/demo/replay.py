@@ -50,6 +50,7 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from monitor.demo.timeshift import offset_to_now, shift_dates
 from monitor.errors import ConfigError, ParseError
 
 __all__ = [
@@ -507,7 +508,10 @@ class ReplayServer:
         loop: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        shift_to_now: bool = False,
     ) -> None:
+        """``shift_to_now`` moves every item date by one offset so that the newest item
+        of all feeds is dated now (see ``timeshift``): a live-looking demo."""
         if reveal_every is not None and not reveal_every > 0:
             raise ConfigError(f"reveal_every: must be > 0 seconds, got {reveal_every}")
         if initial_items < 0:
@@ -518,8 +522,12 @@ class ReplayServer:
         self._clock = clock
         self._wall_clock = wall_clock
         self._by_path: dict[str, _FeedReplay] = {}
+        raw = {feed.path: feed.read_bytes() for feed in self._feeds}
+        if shift_to_now:
+            offset = offset_to_now(raw.values(), datetime.fromtimestamp(wall_clock(), tz=UTC))
+            raw = {path: shift_dates(data, offset) for path, data in raw.items()}
         for feed in self._feeds:
-            document = ReplayDocument(feed.read_bytes(), feed.format, name=feed.file)
+            document = ReplayDocument(raw[feed.path], feed.format, name=feed.file)
             period = feed.interval if reveal_every is None else reveal_every
             self._by_path[feed.path] = _FeedReplay(feed, document, period)
         self._runner: web.AppRunner | None = None

@@ -37,7 +37,7 @@ class EmbeddedStack:
     def __init__(self, workdir: Path | None = None, reveal_every: float = 3.0) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="wiremon-demo-") if workdir is None else None
         self.workdir: Path = Path(self._tmp.name) if self._tmp is not None else Path(str(workdir))
-        self.replay = ReplayServer(reveal_every=reveal_every)
+        self.replay = ReplayServer(reveal_every=reveal_every, shift_to_now=True)
         self.broker: BrokerProcess | None = None
 
     async def start(self, topic_ids: list[str], prefix: str = "wire.") -> dict[str, Any]:
