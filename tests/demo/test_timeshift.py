@@ -31,8 +31,8 @@ def test_every_demo_feed_shifts_to_now_keeping_spacing() -> None:
             parsed = feedparser.parse(shifted)
             assert not parsed.bozo, (feed_id, parsed.get("bozo_exception"))
             assert (
-                parsed.entries
-                and parsed.entries[0].get("published_parsed")
+                (parsed.entries
+                and parsed.entries[0].get("published_parsed"))
                 or parsed.entries[0].get("updated_parsed")
             )
     assert max(newest) == NOW
