@@ -203,7 +203,7 @@ async def end_to_end(bootstrap: str, urls: list[str], prefix: str, workers: int)
         )
         service = Service(settings, serve_http=False)
         await service.start()
-        while service.metrics.kafka_up._value.get() != 1:  # noqa: ASYNC110 - topics exist before the clock starts
+        while not (service.relay and service.relay.kafka_ok):  # noqa: ASYNC110 - topics exist before the clock
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         try:

@@ -189,6 +189,8 @@ class Service:
                 await self.publisher.start()
                 await self.publisher.ensure_topics(topics)
                 self.metrics.kafka_up.set(1)
+                if self.relay is not None:
+                    self.relay.kafka_ok = True
                 return
             except Exception as exc:
                 await self.publisher.stop()
@@ -210,7 +212,7 @@ class Service:
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         feeds = [f.feed_id for f in self.assignment.feeds()]
         unpolled = [f for f in feeds if f not in self._polled]
-        kafka_ok = self.publisher._producer is not None and self.metrics.kafka_up._value.get() == 1
+        kafka_ok = self.publisher.connected and self.relay is not None and self.relay.kafka_ok
         detail = {
             "kafka": "ok" if kafka_ok else "unreachable",
             "feeds": len(feeds),
@@ -234,7 +236,7 @@ class Service:
                 await asyncio.wait_for(self._relay_task, timeout=max(1.0, deadline - time.monotonic()))
             except TimeoutError:
                 self._relay_task.cancel()
-        if self.relay is not None and self.publisher._producer is not None and self.store is not None:
+        if self.relay is not None and self.publisher.connected and self.store is not None:
             left = await self.relay.drain(max(0.5, deadline - time.monotonic()))
         elif self.store is not None:
             left = self.store.sync.outbox_count
@@ -314,7 +316,7 @@ class Service:
         assert self.relay is not None
         deadline = time.monotonic() + self.settings.shutdown_grace
         while self.store is not None and self.store.sync.outbox_count and time.monotonic() < deadline:
-            if self.publisher._producer is None:
+            if not self.publisher.connected:
                 await asyncio.sleep(0.1)
                 continue
             left = await self.relay.drain(max(0.1, deadline - time.monotonic()))

@@ -98,6 +98,11 @@ class KafkaPublisher:
         await self.stop()
 
     @property
+    def connected(self) -> bool:
+        """A producer is started (aiokafka reconnects it by itself after an outage)."""
+        return self._producer is not None
+
+    @property
     def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             raise PublishError("the Kafka producer is not started")

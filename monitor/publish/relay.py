@@ -85,6 +85,7 @@ class OutboxRelay:
         self._isolate = False
         self.last_ack: float | None = None
         self.delivered = 0
+        self.kafka_ok = False  # the last connect or publish reached Kafka
 
     def wake(self) -> None:
         """New events were accepted: publish without waiting for the idle tick."""
@@ -220,6 +221,7 @@ class OutboxRelay:
         m = self.metrics
         m.publish.labels(outcome="ok").inc(len(rows))
         m.kafka_up.set(1)
+        self.kafka_ok = True
         m.outbox_pending.set(self.store.sync.outbox_count)
         for row in rows:
             m.pipeline_latency.observe(max(0.0, now - row.accepted_at))
@@ -238,6 +240,7 @@ class OutboxRelay:
     def _failed(self, rows: Sequence[OutboxRow], exc: BaseException) -> None:
         self.metrics.publish.labels(outcome="error").inc(len(rows))
         self.metrics.kafka_up.set(0)
+        self.kafka_ok = False
         if self._failing_since is None:
             self._failing_since = time.time()
             log.warning(
