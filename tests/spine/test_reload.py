@@ -44,7 +44,10 @@ async def test_sighup_reload(kafka_broker: BrokerProcess, topic_prefix: str, tmp
         config = tmp_path / "config.yml"
         config.write_text(f"""
 state_dir: "{tmp_path / "state"}"
-kafka: {{bootstrap_servers: "{kafka_broker.bootstrap_servers}", idempotence: false, topic_prefix: "{topic_prefix}"}}
+kafka:
+  bootstrap_servers: "{kafka_broker.bootstrap_servers}"
+  idempotence: false
+  topic_prefix: "{topic_prefix}"
 http: {{port: 0}}
 fetch: {{parse_workers: 1}}
 topics: {{dirs: ["{topics}"]}}
