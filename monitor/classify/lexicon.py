@@ -21,6 +21,9 @@ from monitor.classify.normalize import TOKEN_RE, normalize_token, token_forms
 
 CACHE_LIMIT = 300_000
 """Resolved raw tokens kept before the cache is emptied (bounds memory on hostile input)."""
+COUNT_BITS = 20
+"""Low bits of a :attr:`Lexicon.chunk_info` value that hold the chunk's token count."""
+COUNT_MASK = (1 << COUNT_BITS) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +72,25 @@ class Lexicon:
                 self._add(words[anchor][0].lstrip("*"), words[anchor][1], key)
             phrase_parts[key - n_concepts][2].add(concept)
         self.phrases: list[Phrase] = [Phrase(p, a, tuple(sorted(cs))) for p, a, cs in phrase_parts]
+        self.key_masks: list[int] = [1 << c for c in range(n_concepts)] + [
+            sum(1 << c for c in phrase.concepts) for phrase in self.phrases
+        ]
+        """Key -> bit mask of the concepts it can produce (one bit for a concept key,
+        the phrase's concepts for a phrase key)."""
         self._prefix_lens = sorted({len(k) for k in self._prefix})
         self._suffix_lens = sorted({len(k) for k in self._suffix})
         self._infix_lens = sorted({len(k) for k in self._infix})
         self.cache: dict[str, tuple[int, ...] | None] = {}
         self._forms: dict[str, tuple[str, ...]] = {}
-        self.chunk_masks: dict[str, int] = {}
-        """Whitespace-delimited chunk -> bit mask of the concepts it may trigger (see
-        :meth:`chunk_mask`); the classifier's pre-filter."""
+        self.chunk_info: dict[str, int] = {}
+        """Whitespace-delimited chunk -> ``mask << COUNT_BITS | token count`` (see
+        :meth:`chunk_mask`); the classifier's pre-filter and token positions."""
+        self.token_entries: dict[str, tuple[tuple[int, ...], tuple[int, int] | None]] = {}
+        """Raw token -> the concepts it triggers by itself and, if it is the indexed
+        word of some phrase, how far those phrases reach back and forward."""
+        self.contexts: dict[tuple[tuple[str, ...], int], tuple[tuple[int, int, int], ...]] = {}
+        """(raw tokens around a phrase-indexing token, its position among them) ->
+        ``(concept, first, last)`` of the phrases that match there, relative to it."""
         self.chunk_tokens: dict[str, tuple[str, ...]] = {}
         """Whitespace-delimited chunk -> its raw tokens (``TOKEN_RE`` matches)."""
         self._phrase_memo: dict[tuple[object, ...], bool] = {}
@@ -127,27 +141,74 @@ class Lexicon:
         return value
 
     def chunk_mask(self, chunk: str) -> int:
-        """Bit mask (bit *c* for concept *c*) of the concepts the tokens of a
-        whitespace-delimited *chunk* may trigger; cached.
+        """``mask << COUNT_BITS | n`` for a whitespace-delimited *chunk* of *n* tokens,
+        where *mask* has bit *c* for each concept *c* its tokens may trigger; cached
+        in :attr:`chunk_info`. *chunk* must have fewer than ``2 ** COUNT_BITS``
+        tokens (the classifier's field caps keep chunks far shorter).
 
         A phrase counts with all its concepts as soon as its indexed word occurs, so
         the mask over-approximates: an item whose mask lacks a concept of every rule
         cannot fire any rule.
         """
         mask = 0
-        n_concepts = self.n_concepts
-        for raw in self.tokens_of(chunk):
+        tokens = self.tokens_of(chunk)
+        for raw in tokens:
             keys = self.cache[raw] if raw in self.cache else self.resolve(raw)
             for key in keys or ():
+                mask |= self.key_masks[key]
+        if len(tokens) > COUNT_MASK:
+            raise ValueError(f"chunk of {len(tokens)} tokens is too long")
+        info = mask << COUNT_BITS | len(tokens)
+        if len(self.chunk_info) >= CACHE_LIMIT:
+            self.chunk_info.clear()
+        self.chunk_info[chunk] = info
+        return info
+
+    def entries(self, raw: str) -> tuple[tuple[int, ...], tuple[int, int] | None]:
+        """``(concepts, reach)`` for a raw token (cached): the concepts it triggers
+        by itself, and ``(back, forward)``, the tokens its phrases may cover before
+        and after it, or ``None`` if it indexes no phrase."""
+        found = self.token_entries.get(raw)
+        if found is None:
+            keys = self.cache[raw] if raw in self.cache else self.resolve(raw)
+            n_concepts = self.n_concepts
+            concepts = tuple(k for k in keys or () if k < n_concepts)
+            phrases = [self.phrases[k - n_concepts] for k in keys or () if k >= n_concepts]
+            reach = None
+            if phrases:
+                back = max(p.anchor for p in phrases)
+                reach = (back, max(len(p.words) - 1 - p.anchor for p in phrases))
+            found = (concepts, reach)
+            if len(self.token_entries) >= CACHE_LIMIT:
+                self.token_entries.clear()
+            self.token_entries[raw] = found
+        return found
+
+    def context(self, window: tuple[str, ...], at: int) -> tuple[tuple[int, int, int], ...]:
+        """``(concept, first, last)`` for each concept of each phrase indexed under
+        ``window[at]`` that matches within *window*, with ``first``/``last`` token
+        offsets relative to ``at``; in key order, then concept order (cached).
+
+        *window* must hold the tokens ``entries(window[at])`` says the phrases reach
+        (fewer only at the start or end of a field)."""
+        memo_key = (window, at)
+        found = self.contexts.get(memo_key)
+        if found is None:
+            out = []
+            n_concepts = self.n_concepts
+            keys = self.cache[window[at]] if window[at] in self.cache else self.resolve(window[at])
+            for key in keys or ():
                 if key < n_concepts:
-                    mask |= 1 << key
-                else:
+                    continue
+                span = self.phrase_span(key, window, at)
+                if span is not None:
                     for concept in self.phrases[key - n_concepts].concepts:
-                        mask |= 1 << concept
-        if len(self.chunk_masks) >= CACHE_LIMIT:
-            self.chunk_masks.clear()
-        self.chunk_masks[chunk] = mask
-        return mask
+                        out.append((concept, span[0] - at, span[1] - at))
+            found = tuple(out)
+            if len(self.contexts) >= CACHE_LIMIT:
+                self.contexts.clear()
+            self.contexts[memo_key] = found
+        return found
 
     def tokens_of(self, chunk: str) -> tuple[str, ...]:
         """The raw tokens of a whitespace-delimited chunk (cached)."""

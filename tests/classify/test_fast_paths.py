@@ -1,0 +1,108 @@
+"""The engine's shortcuts change nothing: unvalidated result models, bounded caches
+emptied at any moment, the per-topic pre-filter, the dateline pre-check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from monitor.classify import Classifier, engine, lexicon, load_classifier
+from monitor.models import Evidence, TopicMatch
+
+DEV = Path(__file__).resolve().parents[1] / "data" / "classify_dev.jsonl"
+
+
+def dev_items() -> list[dict[str, Any]]:
+    lines = DEV.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def results(classifier: Classifier, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [
+        [m.model_dump() for m in classifier.classify(i["title"], i.get("summary", ""), i.get("body", ""))]
+        for i in items
+    ]
+
+
+def test_fast_models_equal_validated_models() -> None:
+    assert engine.FAST_MODELS
+    fast = engine._fast_evidence("r", "Syrie", "title", 0, 5)
+    valid = Evidence(rule="r", text="Syrie", field="title", start=0, end=5)
+    assert fast == valid and hash(fast) == hash(valid)
+    assert fast.__pydantic_fields_set__ == valid.__pydantic_fields_set__
+    other = engine._fast_evidence("r", "x", "title", 0, 1)
+    assert fast.__pydantic_fields_set__ is not other.__pydantic_fields_set__
+    match = engine._fast_topic_match("sanctions", 0.5, [fast])
+    validated = TopicMatch(topic="sanctions", score=0.5, evidence=[valid])
+    assert match == validated
+    assert match.model_dump_json() == validated.model_dump_json()
+    with pytest.raises(ValidationError):  # still frozen
+        fast.start = 3  # type: ignore[misc]
+
+
+def test_matches_are_model_instances(classifier: Classifier) -> None:
+    (match,) = classifier.classify("Syrie: la trêve globalement respectée")
+    assert type(match) is TopicMatch and all(type(e) is Evidence for e in match.evidence)
+    assert TopicMatch.model_validate(match.model_dump()) == match
+
+
+def test_tiny_caches_give_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = dev_items()
+    expected = results(load_classifier(), items)
+    monkeypatch.setattr(lexicon, "CACHE_LIMIT", 3)
+    monkeypatch.setattr(engine, "LIVE_CACHE_LIMIT", 2)
+    small = load_classifier()
+    assert results(small, items) == expected
+    assert results(small, items) == expected  # warm (and repeatedly emptied) caches
+    lex = small._lexicon
+    for cache in (lex.cache, lex.chunk_info, lex.chunk_tokens, lex.token_entries, lex.contexts):
+        assert len(cache) <= 3
+    assert len(small._live) <= 2
+
+
+def test_caches_emptied_between_prefilter_and_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = dev_items()
+    expected = results(load_classifier(), items)
+    classifier = load_classifier()
+    results(classifier, items)  # warm
+    scan = classifier._scan
+
+    def scan_after_clearing(*args: Any) -> Any:
+        lex = classifier._lexicon
+        for cache in (lex.cache, lex.chunk_info, lex.chunk_tokens, lex.token_entries, lex.contexts):
+            cache.clear()
+        lex._spans.clear()
+        lex._forms.clear()
+        return scan(*args)
+
+    monkeypatch.setattr(classifier, "_scan", scan_after_clearing)
+    assert results(classifier, items) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AMMAN, 9 juillet 2017 (AFP) - Un cessez-le-feu",
+        "МОСКВА, 7 июля. /ТАСС/. Режим прекращения огня",
+        "HAMBURG - Police",
+        "هامبورغ (رويترز) - اعتقال",
+        "Режим прекращения огня в Сирии в целом соблюдается",
+        "Le cessez-le-feu (fragile) tient",
+        "",
+    ],
+)
+def test_dateline_precheck_is_exact(text: str) -> None:
+    head = text[:160]
+    match = engine._DATELINE_AGENCY.match(head) or engine._DATELINE_CAPS.match(head)
+    assert engine.dateline_end(text) == (match.end() if match else 0)
+
+
+def test_only_live_topics_are_scanned(classifier: Classifier) -> None:
+    # "sécurité" alone makes no topic live: nothing of g20_security is looked at.
+    _layout, mask, live = classifier._may_fire(("La sécurité sociale", "", ""))
+    assert mask and not live
+    assert classifier.classify("La sécurité sociale") == []
