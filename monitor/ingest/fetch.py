@@ -33,31 +33,38 @@ also a malformed HTTP response, status ``None``), ``rate_limited`` (429/503, wit
 ``bad_content_type`` (also an unsupported Content-Encoding), ``invalid_url`` (bad
 URL, redirect to a non-http(s) scheme, or a private address when
 ``allow_private_addresses`` is off), ``empty``.
+
+This module is the poll itself: the session, the concurrency slots, the request and
+the judgement of the response. Two policies it applies live beside it: reading and
+decoding the body under its cap (:mod:`._decode`) and where a poll may go, private
+addresses and redirects (:mod:`._address`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import ipaddress
-import socket
 import time
-import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Final
-from urllib.parse import urljoin, urlsplit
+from typing import Final
+from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 from multidict import CIMultiDict
 
 from ..config import FetchConfig
 from ..errors import FetchError
+from ._address import (
+    REDIRECTS,
+    PublicOnlyResolver,
+    forget_credentials,
+    redirect_target,
+    refuse_private_literal,
+)
+from ._decode import ACCEPT_ENCODING, CHUNK, read_body
 from .safety import sniff_kind
 
 __all__ = ["FetchRequest", "FetchResult", "Fetcher", "parse_retry_after"]
@@ -66,20 +73,12 @@ ACCEPT: Final = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, text/html;q=0.2, */*;q=0.1"
 )
-# Brotli is not advertised: no brotli module is installed here, and aiohttp's own
-# brotli path has no output limit, which would reopen the decompression-bomb hole.
-ACCEPT_ENCODING: Final = "gzip, deflate"
 RETRY_AFTER_MAX: Final = 86_400.0
-BOMB_RATIO: Final = 100
-_CHUNK: Final = 64 * 1024
-_STEP: Final = 256 * 1024  # most decoded bytes produced by one zlib call
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 # Headers a feed's own configuration may not override: we decode the body ourselves,
 # and framing headers are aiohttp's business.
 _RESERVED: Final = frozenset(
     {"accept-encoding", "host", "content-length", "transfer-encoding", "connection", "te", "upgrade"}
 )
-_CREDENTIALS: Final = frozenset({"authorization", "cookie", "proxy-authorization"})
 # Media types that cannot be a feed. text/html and text/plain pass: real feeds are
 # served with them. application/octet-stream is judged by its first bytes.
 _NOT_FEED_PREFIXES: Final = ("image/", "audio/", "video/", "font/", "model/", "multipart/")
@@ -156,88 +155,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return min(max(seconds, 0.0), RETRY_AFTER_MAX)
 
 
-def _is_public(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    return ip.is_global
-
-
-class _PublicOnlyResolver(AbstractResolver):
-    """Resolver that drops private, loopback and link-local answers (SSRF guard)."""
-
-    def __init__(self) -> None:
-        self._inner = DefaultResolver()
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        answers = await self._inner.resolve(host, port, family)
-        public = [a for a in answers if _is_public(a["host"])]
-        if not public:
-            raise OSError(f"{host} resolves only to private addresses (allow_private_addresses is off)")
-        return public
-
-
-class _Decoder:
-    """Streams Content-Encoding away with bounded output per step.
-
-    ``zlib`` is asked for at most ``_STEP`` bytes per call (``max_length``), so one
-    compressed chunk of a bomb never inflates into more than ``_STEP`` at once.
-    """
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._zlib: Any = None
-        self._pending = b""
-        self.compressed = 0
-
-    def _new(self, head: bytes) -> Any:
-        if self.encoding == "gzip":
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        # "deflate" should be zlib-wrapped (RFC 9110) but many servers send raw
-        # deflate; a zlib header has CM=8 and a 16-bit value divisible by 31.
-        if len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0:
-            return zlib.decompressobj(zlib.MAX_WBITS)
-        return zlib.decompressobj(-zlib.MAX_WBITS)
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Decode ``data`` in pieces of at most ``_STEP`` bytes each.
-
-        The caller checks its budget after every piece and stops iterating when it
-        is exceeded, so a bomb never materialises more than one piece past the cap.
-        """
-        self.compressed += len(data)
-        if self.encoding == "identity":
-            for i in range(0, len(data), _STEP):
-                yield data[i : i + _STEP]
-            return
-        data = self._pending + data
-        self._pending = b""
-        while data:
-            if self._zlib is None:
-                if self.encoding == "deflate" and len(data) < 2:
-                    self._pending = data
-                    return
-                self._zlib = self._new(data[:2])
-            piece = self._zlib.decompress(data, _STEP)
-            if piece:
-                yield piece
-            if self._zlib.eof:
-                # gzip allows several members back to back; anything after a deflate
-                # stream's end is junk we ignore.
-                data = self._zlib.unused_data if self.encoding == "gzip" else b""
-                if data:
-                    self._zlib = None
-            else:
-                # Non-empty only when the output filled _STEP: loop to decode the rest.
-                data = self._zlib.unconsumed_tail
-
-
 class Fetcher:
     """Polls feeds over one shared aiohttp session. Use ``async with`` or start()/close()."""
 
@@ -259,7 +176,7 @@ class Fetcher:
             limit_per_host=cfg.per_host_concurrency,
             use_dns_cache=True,
             ttl_dns_cache=300,
-            resolver=None if cfg.allow_private_addresses else _PublicOnlyResolver(),
+            resolver=None if cfg.allow_private_addresses else PublicOnlyResolver(),
             enable_cleanup_closed=False,
         )
         self._session = aiohttp.ClientSession(
@@ -274,7 +191,7 @@ class Fetcher:
                 sock_connect=cfg.connect_timeout,
                 sock_read=cfg.read_timeout,
             ),
-            read_bufsize=_CHUNK,
+            read_bufsize=CHUNK,
         )
 
     async def close(self) -> None:
@@ -361,53 +278,20 @@ class Fetcher:
         redirects = 0
         while True:
             if not cfg.allow_private_addresses:
-                hostname = urlsplit(url).hostname or ""
-                try:
-                    literal = ipaddress.ip_address(hostname)
-                except ValueError:
-                    literal = None
-                if literal is not None and not literal.is_global:
-                    raise FetchError(
-                        "URL points to a private address and allow_private_addresses is off; "
-                        "the poll is refused",
-                        about=fid,
-                        reason="invalid_url",
-                    )
+                refuse_private_literal(url, feed_id=fid)
             try:
                 async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
-                    if resp.status in _REDIRECTS:
-                        location = resp.headers.get("Location")
-                        if not location:
-                            raise FetchError(
-                                f"HTTP {resp.status} redirect without a Location header; "
-                                "the poll failed and is retried later",
-                                about=fid,
-                                reason="http_error",
-                                status=resp.status,
-                            )
+                    if resp.status in REDIRECTS:
+                        target = redirect_target(
+                            str(resp.url),
+                            resp.headers.get("Location"),
+                            status=resp.status,
+                            feed_id=fid,
+                            hop=redirects + 1,
+                            max_redirects=cfg.max_redirects,
+                        )
                         redirects += 1
-                        if redirects > cfg.max_redirects:
-                            raise FetchError(
-                                f"more than {cfg.max_redirects} redirects (max_redirects); "
-                                "the poll is abandoned, check the feed URL",
-                                about=fid,
-                                reason="too_many_redirects",
-                                status=resp.status,
-                            )
-                        target = urljoin(str(resp.url), location.strip())
-                        tparts = urlsplit(target)
-                        if tparts.scheme not in ("http", "https") or not tparts.hostname:
-                            raise FetchError(
-                                f"redirected to a non-http(s) URL (scheme {tparts.scheme[:20]!r}); "
-                                "the poll is abandoned, check the feed URL",
-                                about=fid,
-                                reason="invalid_url",
-                                status=resp.status,
-                            )
-                        if tparts[:2] != origin:
-                            # Do not hand credentials to another origin (as browsers do).
-                            for name in _CREDENTIALS:
-                                headers.popall(name, None)
+                        forget_credentials(headers, target, origin)
                         url = target
                         continue
                     return await self._finish(request, resp, started)
@@ -487,7 +371,7 @@ class Fetcher:
                 reason="bad_content_type",
                 status=status,
             )
-        body = await self._read(request, resp)
+        body = await read_body(resp, feed_id=fid, cap=self._config.max_body_bytes)
         if not body.strip():
             raise FetchError(
                 f"HTTP {status} with an empty body; nothing to parse, retried later",
@@ -513,56 +397,3 @@ class Fetcher:
             last_modified=last_modified,
             elapsed=time.monotonic() - started,
         )
-
-    async def _read(self, request: FetchRequest, resp: aiohttp.ClientResponse) -> bytes:
-        fid = request.feed_id
-        cap = self._config.max_body_bytes
-        encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
-        if encoding in ("", "none"):
-            encoding = "identity"
-        if encoding == "x-gzip":
-            encoding = "gzip"
-        if encoding not in ("identity", "gzip", "deflate"):
-            raise FetchError(
-                f"unsupported Content-Encoding {encoding[:30]!r} "
-                f"(we sent Accept-Encoding: {ACCEPT_ENCODING}); the poll is abandoned",
-                about=fid,
-                reason="bad_content_type",
-                status=resp.status,
-            )
-        too_large = FetchError(
-            f"body exceeds {cap} bytes (max_body_bytes); the poll is abandoned",
-            about=fid,
-            reason="too_large",
-            status=resp.status,
-        )
-        if encoding == "identity" and (resp.content_length or 0) > cap:
-            raise too_large
-        decoder = _Decoder(encoding)
-        # BytesIO.getvalue() hands over its buffer without a copy when it is the only
-        # owner, so a body at the cap costs the cap, not twice the cap.
-        body = io.BytesIO()
-        size = 0
-        while True:
-            chunk = await resp.content.readany()
-            if not chunk:
-                break
-            for piece in decoder.feed(chunk):
-                size += len(piece)
-                if size > cap:
-                    body = io.BytesIO()  # drop what we hold before building the error
-                    if encoding != "identity" and decoder.compressed * BOMB_RATIO < size:
-                        raise FetchError(
-                            f"{encoding} body inflates past {cap} bytes (max_body_bytes) from only "
-                            f"{decoder.compressed} compressed bytes; a decompression bomb, "
-                            "the poll is abandoned",
-                            about=fid,
-                            reason="decompression_bomb",
-                            status=resp.status,
-                        )
-                    raise too_large
-                body.write(piece)
-            # Compressed input that decodes to (almost) nothing must not run forever.
-            if decoder.compressed > cap + _CHUNK and encoding != "identity":
-                raise too_large
-        return body.getvalue()
