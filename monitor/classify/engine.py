@@ -21,11 +21,11 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from itertools import accumulate, chain, compress, repeat
-from operator import and_, gt, or_
+from itertools import accumulate, compress, repeat
+from operator import or_
 
 from pydantic import BaseModel
 
@@ -47,9 +47,10 @@ MAX_STRENGTH = 0.9
 MAX_EVIDENCE = 12
 
 # Per field (title, summary, body): its whitespace-delimited chunks and, once
-# scanned, the index of each chunk's first token (cumulative token counts, one more
-# entry than chunks).
-_Layout = tuple[tuple[list[str], list[str], list[str]], list[list[int]]]
+# scanned, for the chunks that are not exactly one token: their index, first token
+# and end token (exclusive); every other chunk is one token.
+_Special = tuple[list[int], list[int], list[int]]
+_Layout = tuple[tuple[list[str], list[str], list[str]], list[_Special]]
 LIVE_CACHE_LIMIT = 4_096
 # A hit: (global start, global end inclusive, field index, local start, local end inclusive).
 Hit = tuple[int, int, int, int, int]
@@ -244,7 +245,7 @@ class Classifier:
         """
         info_get = self._lexicon.chunk_info.get
         mask = 0
-        layout: _Layout = ((texts[0].split(), texts[1].split(), texts[2].split()), [[], [], []])
+        layout: _Layout = ((texts[0].split(), texts[1].split(), texts[2].split()), [])
         for chunks in layout[0]:
             if chunks:
                 # -1 marks an unseen chunk; OR-ing it in makes the result negative.
@@ -269,32 +270,48 @@ class Classifier:
     def _scan(self, texts: tuple[str, ...], layout: _Layout, live: int) -> dict[int, list[Hit]]:
         """Find every occurrence of a *live* concept in the fields, keyed by concept id.
 
-        Token positions come from the chunks' cached token counts (summed in C);
-        only the chunks whose cached mask has a live concept are looked at token by
-        token. A phrase is checked once per distinct run of raw tokens around its
-        indexed word (:meth:`Lexicon.context`). No regex runs over the whole field.
+        Most chunks are one token that triggers nothing (cached value 0); only the
+        others, found in C, are looked at in Python: they give the token positions
+        (with their token counts) and, if their mask has a live concept, the hits.
+        A phrase is checked once per distinct run of raw tokens around its indexed
+        word (:meth:`Lexicon.context`). No regex runs over the whole field.
         """
         lexicon = self._lexicon
+        info_get = lexicon.chunk_info.get
         entries_get = lexicon.token_entries.get
         contexts_get = lexicon.contexts.get
         tokens_of = lexicon.tokens_of
         skip_dateline = self._skip_dateline
         hits: dict[int, list[Hit]] = {}
         base = 0
+        layout[1][:] = [([], [], []), ([], [], []), ([], [], [])]
         for field, chunks in enumerate(layout[0]):
             if not chunks:
                 continue
-            infos = _chunk_infos(chunks, lexicon)
-            cumulative = list(accumulate(map(and_, infos, repeat(COUNT_MASK)), initial=0))
-            layout[1][field] = cumulative  # kept for _evidence
-            tokens: list[str] | None = None  # the field's tokens, built for the first phrase
+            infos = list(map(info_get, chunks, repeat(-1)))
+            # The chunks that are not one plain token, with their first token and end
+            # (exclusive); kept for _evidence.
+            sp_chunk, sp_first, sp_end = layout[1][field]
+            extra = 0  # tokens before chunk j: j + extra
             # Tokens of the dateline, computed on the first hit that cares (-1: not yet).
             dateline = -1 if field and skip_dateline else 0
-            for j in compress(range(len(infos)), map(gt, infos, repeat(COUNT_MASK))):
-                if not (infos[j] >> COUNT_BITS) & live:
+            for j in compress(range(len(infos)), infos):
+                info = infos[j]
+                if info < 0:  # unseen, or evicted since the pre-filter
+                    info = lexicon.chunk_mask(chunks[j])
+                    if not info:
+                        continue
+                count = (info & COUNT_MASK) ^ 1
+                i = j + extra
+                sp_chunk.append(j)
+                sp_first.append(i)
+                sp_end.append(i + count)
+                extra += count - 1
+                if not (info >> COUNT_BITS) & live:
                     continue
-                i = cumulative[j] - 1
-                for raw in tokens_of(chunks[j]):
+                chunk_tokens = tokens_of(chunks[j])
+                i -= 1
+                for offset, raw in enumerate(chunk_tokens):
                     i += 1
                     entry = entries_get(raw)
                     if entry is None:
@@ -316,10 +333,7 @@ class Classifier:
                             found.append(hit)
                     if reach is None:
                         continue
-                    if tokens is None:
-                        tokens = _field_tokens(chunks, lexicon)
-                    low = i - reach[0] if i > reach[0] else 0
-                    memo_key = (tuple(tokens[low : i + reach[1] + 1]), i - low)
+                    memo_key = _window(chunks, j, chunk_tokens, offset, reach, tokens_of)
                     matched = contexts_get(memo_key)
                     if matched is None:
                         matched = lexicon.context(*memo_key)
@@ -339,7 +353,7 @@ class Classifier:
                             hits[concept] = [hit]
                         else:
                             found.append(hit)
-            base += cumulative[-1] + FIELD_GAP
+            base += len(chunks) + extra + FIELD_GAP
         return hits
 
     def _evaluate(
@@ -481,13 +495,13 @@ class _Locator:
     only whitespace separates chunks.
     """
 
-    __slots__ = ("_chunks", "_cumulative", "_lengths", "_lexicon", "_starts", "_text")
+    __slots__ = ("_chunks", "_lengths", "_lexicon", "_special", "_starts", "_text")
 
     def __init__(self, text: str, layout: _Layout, field: int, lexicon: Lexicon) -> None:
         self._text = text
         self._chunks = chunks = layout[0][field]
         self._lexicon = lexicon
-        self._cumulative = layout[1][field]
+        self._special = layout[1][field]
         self._lengths = list(accumulate(map(len, chunks), initial=0))
         self._starts: list[int] | None = None
         if self._lengths[-1] + len(chunks) - 1 != len(text):
@@ -499,21 +513,28 @@ class _Locator:
                 pos += len(chunk)
             self._starts = starts
 
+    def _chunk_of(self, token: int) -> tuple[int, int]:
+        """``(chunk index, token index inside the chunk)`` of token *token*."""
+        sp_chunk, sp_first, sp_end = self._special
+        k = bisect_right(sp_first, token) - 1
+        if k < 0:  # only one-token chunks before it
+            return token, 0
+        if token < sp_end[k]:
+            return sp_chunk[k], token - sp_first[k]
+        return sp_chunk[k] + 1 + token - sp_end[k], 0
+
     def span(self, token: int) -> tuple[int, int]:
         """``(start, end)`` of token number *token* of the field."""
-        cumulative = self._cumulative
-        j = bisect_right(cumulative, token) - 1
-        start, end = self._lexicon.token_spans(self._chunks[j])[token - cumulative[j]]
+        j, offset = self._chunk_of(token)
+        start, end = self._lexicon.token_spans(self._chunks[j])[offset]
         base = self._lengths[j] + j if self._starts is None else self._starts[j]
         return base + start, base + end
 
     def locate(self, first: int, last: int) -> tuple[int, int]:
         """``(start, end)`` of the field's tokens *first* to *last* (inclusive)."""
-        cumulative = self._cumulative
-        j = bisect_right(cumulative, first) - 1
+        j, offset = self._chunk_of(first)
         spans = self._lexicon.token_spans(self._chunks[j])
         base = self._lengths[j] + j if self._starts is None else self._starts[j]
-        offset = first - cumulative[j]
         if last - first < len(spans) - offset:  # the last token is in the same chunk
             return base + spans[offset][0], base + spans[offset + last - first][1]
         return base + spans[offset][0], self.span(last)[1]
@@ -528,12 +549,35 @@ def _chunk_infos(chunks: list[str], lexicon: Lexicon) -> list[int]:
     return infos
 
 
-def _field_tokens(chunks: list[str], lexicon: Lexicon) -> list[str]:
-    """All raw tokens of a field, from its chunks' cached tokens."""
-    per_chunk: list[tuple[str, ...] | None] = list(map(lexicon.chunk_tokens.get, chunks))
-    if None in per_chunk:  # evicted from the cache since the pre-filter
-        return list(chain.from_iterable(map(lexicon.tokens_of, chunks)))
-    return list(chain.from_iterable(per_chunk))  # type: ignore[arg-type]
+def _window(
+    chunks: list[str],
+    j: int,
+    chunk_tokens: tuple[str, ...],
+    offset: int,
+    reach: tuple[int, int],
+    tokens_of: Callable[[str], tuple[str, ...]],
+) -> tuple[tuple[str, ...], int]:
+    """The raw tokens from ``reach[0]`` before to ``reach[1]`` after token *offset*
+    of chunk *j* (fewer at the field's ends), and the position of that token in them."""
+    back, forward = reach
+    low = offset - back
+    high = offset + forward + 1
+    if low >= 0 and high <= len(chunk_tokens):
+        return chunk_tokens[low:high], back
+    before = chunk_tokens[low if low > 0 else 0 : offset]
+    k = j
+    while len(before) < back and k > 0:
+        k -= 1
+        before = tokens_of(chunks[k]) + before
+    if len(before) > back:
+        before = before[len(before) - back :]
+    after = chunk_tokens[offset:high]
+    k = j
+    last = len(chunks) - 1
+    while len(after) <= forward and k < last:
+        k += 1
+        after += tokens_of(chunks[k])
+    return before + after[: forward + 1], len(before)
 
 
 def _dateline_tokens(text: str) -> int:

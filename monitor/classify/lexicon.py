@@ -22,7 +22,8 @@ from monitor.classify.normalize import TOKEN_RE, normalize_token, token_forms
 CACHE_LIMIT = 300_000
 """Resolved raw tokens kept before the cache is emptied (bounds memory on hostile input)."""
 COUNT_BITS = 20
-"""Low bits of a :attr:`Lexicon.chunk_info` value that hold the chunk's token count."""
+"""Low bits of a :attr:`Lexicon.chunk_info` value: the chunk's token count XOR 1, so
+that the commonest chunk, one token that triggers nothing, has the value 0."""
 COUNT_MASK = (1 << COUNT_BITS) - 1
 
 
@@ -83,8 +84,8 @@ class Lexicon:
         self.cache: dict[str, tuple[int, ...] | None] = {}
         self._forms: dict[str, tuple[str, ...]] = {}
         self.chunk_info: dict[str, int] = {}
-        """Whitespace-delimited chunk -> ``mask << COUNT_BITS | token count`` (see
-        :meth:`chunk_mask`); the classifier's pre-filter and token positions."""
+        """Whitespace-delimited chunk -> ``mask << COUNT_BITS | (token count ^ 1)``
+        (see :meth:`chunk_mask`); the classifier's pre-filter and token positions."""
         self.token_entries: dict[str, tuple[tuple[int, ...], tuple[int, int] | None]] = {}
         """Raw token -> the concepts it triggers by itself and, if it is the indexed
         word of some phrase, how far those phrases reach back and forward."""
@@ -141,7 +142,7 @@ class Lexicon:
         return value
 
     def chunk_mask(self, chunk: str) -> int:
-        """``mask << COUNT_BITS | n`` for a whitespace-delimited *chunk* of *n* tokens,
+        """``mask << COUNT_BITS | (n ^ 1)`` for a whitespace-delimited *chunk* of *n* tokens,
         where *mask* has bit *c* for each concept *c* its tokens may trigger; cached
         in :attr:`chunk_info`. *chunk* must have fewer than ``2 ** COUNT_BITS``
         tokens (the classifier's field caps keep chunks far shorter).
@@ -158,7 +159,7 @@ class Lexicon:
                 mask |= self.key_masks[key]
         if len(tokens) > COUNT_MASK:
             raise ValueError(f"chunk of {len(tokens)} tokens is too long")
-        info = mask << COUNT_BITS | len(tokens)
+        info = mask << COUNT_BITS | (len(tokens) ^ 1)
         if len(self.chunk_info) >= CACHE_LIMIT:
             self.chunk_info.clear()
         self.chunk_info[chunk] = info

@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from monitor.classify import Classifier, engine, lexicon, load_classifier
+from monitor.classify.normalize import TOKEN_RE
 from monitor.models import Evidence, TopicMatch
 
+CLASSIFIER = load_classifier()
 DEV = Path(__file__).resolve().parents[1] / "data" / "classify_dev.jsonl"
 
 
@@ -106,3 +110,63 @@ def test_only_live_topics_are_scanned(classifier: Classifier) -> None:
     _layout, mask, live = classifier._may_fire(("La sécurité sociale", "", ""))
     assert mask and not live
     assert classifier.classify("La sécurité sociale") == []
+
+
+PIECES = st.sampled_from(
+    [
+        "Syrie",
+        "cessez-le-feu",
+        "Conseil de sécurité",
+        "l'ONU",
+        "-",
+        " - ",
+        "—",
+        "  ",
+        "\t",
+        "\n",
+        "(AFP)",
+        "G-20",
+        "a.b.c",
+        "...",
+        "д'",
+        "ال",
+        "\u0301",
+        "north",
+        "Korea",
+        " ",
+        " ",
+    ]
+)
+FIELD = st.lists(st.one_of(PIECES, st.text(max_size=4)), max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(FIELD, st.integers(0, 4), st.integers(0, 4))
+def test_positions_spans_and_windows_match_the_token_regex(text: str, back: int, forward: int) -> None:
+    """Token positions from chunk counts, spans from the locator and phrase windows
+    from neighbouring chunks equal what the token regex gives on the whole field."""
+    classifier = CLASSIFIER
+    lex = classifier._lexicon
+    layout, _, _ = classifier._may_fire(("", text, ""))
+    classifier._scan(("", text, ""), layout, -1)  # every concept live
+    matches = list(TOKEN_RE.finditer(text))
+    tokens = [m.group() for m in matches]
+    locator = engine._Locator(text, layout, 1, lex)
+    for t, m in enumerate(matches):
+        assert locator.span(t) == m.span()
+        assert locator.locate(t, min(t + 2, len(matches) - 1)) == (
+            m.start(),
+            matches[min(t + 2, len(matches) - 1)].end(),
+        )
+    t = 0
+    for j, chunk in enumerate(layout[0][1]):
+        chunk_tokens = lex.tokens_of(chunk)
+        for offset in range(len(chunk_tokens)):
+            low = max(0, t - back)
+            expected = (tuple(tokens[low : t + forward + 1]), t - low)
+            assert (
+                engine._window(layout[0][1], j, chunk_tokens, offset, (back, forward), lex.tokens_of)
+                == expected
+            )
+            t += 1
+    assert t == len(tokens)
