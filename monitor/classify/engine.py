@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from itertools import accumulate, compress, repeat
@@ -281,6 +281,7 @@ class Classifier:
         entries_get = lexicon.token_entries.get
         contexts_get = lexicon.contexts.get
         tokens_of = lexicon.tokens_of
+        tokens_get = lexicon.chunk_tokens.get
         skip_dateline = self._skip_dateline
         hits: dict[int, list[Hit]] = {}
         base = 0
@@ -289,7 +290,7 @@ class Classifier:
             if not chunks:
                 continue
             infos = list(map(info_get, chunks, repeat(-1)))
-            # The chunks that are not one plain token, with their first token and end
+            # The chunks that are not one token, with their first token and end
             # (exclusive); kept for _evidence.
             sp_chunk, sp_first, sp_end = layout[1][field]
             extra = 0  # tokens before chunk j: j + extra
@@ -301,15 +302,16 @@ class Classifier:
                     info = lexicon.chunk_mask(chunks[j])
                     if not info:
                         continue
-                count = (info & COUNT_MASK) ^ 1
                 i = j + extra
-                sp_chunk.append(j)
-                sp_first.append(i)
-                sp_end.append(i + count)
-                extra += count - 1
+                if info & COUNT_MASK:  # not one token
+                    count = (info & COUNT_MASK) ^ 1
+                    sp_chunk.append(j)
+                    sp_first.append(i)
+                    sp_end.append(i + count)
+                    extra += count - 1
                 if not (info >> COUNT_BITS) & live:
                     continue
-                chunk_tokens = tokens_of(chunks[j])
+                chunk_tokens = tokens_get(chunks[j]) or tokens_of(chunks[j])
                 i -= 1
                 for offset, raw in enumerate(chunk_tokens):
                     i += 1
@@ -333,7 +335,7 @@ class Classifier:
                             found.append(hit)
                     if reach is None:
                         continue
-                    memo_key = _window(chunks, j, chunk_tokens, offset, reach, tokens_of)
+                    memo_key = _window(chunks, j, chunk_tokens, offset, reach, lexicon)
                     matched = contexts_get(memo_key)
                     if matched is None:
                         matched = lexicon.context(*memo_key)
@@ -475,14 +477,14 @@ def _evidence(
         if len(chosen) >= MAX_EVIDENCE:
             break
     out = []
+    evidence_of = _evidence_of
     for rule_id, hit in chosen[:MAX_EVIDENCE]:
         field = hit[2]
         locator = locators.get(field)
         if locator is None:
             locator = locators[field] = _Locator(texts[field], layout, field, lexicon)
         start, end = locator.locate(hit[3], hit[4])
-        text = texts[field][start:end]
-        out.append(_evidence_of(rule_id, text, FIELD_NAMES[field], start, end))
+        out.append(evidence_of(rule_id, texts[field][start:end], FIELD_NAMES[field], start, end))
     return out
 
 
@@ -532,7 +534,14 @@ class _Locator:
 
     def locate(self, first: int, last: int) -> tuple[int, int]:
         """``(start, end)`` of the field's tokens *first* to *last* (inclusive)."""
-        j, offset = self._chunk_of(first)
+        sp_chunk, sp_first, sp_end = self._special
+        k = bisect_right(sp_first, first) - 1
+        if k < 0:  # only one-token chunks before it (as in _chunk_of)
+            j, offset = first, 0
+        elif first < sp_end[k]:
+            j, offset = sp_chunk[k], first - sp_first[k]
+        else:
+            j, offset = sp_chunk[k] + 1 + first - sp_end[k], 0
         spans = self._lexicon.token_spans(self._chunks[j])
         base = self._lengths[j] + j if self._starts is None else self._starts[j]
         if last - first < len(spans) - offset:  # the last token is in the same chunk
@@ -555,7 +564,7 @@ def _window(
     chunk_tokens: tuple[str, ...],
     offset: int,
     reach: tuple[int, int],
-    tokens_of: Callable[[str], tuple[str, ...]],
+    lexicon: Lexicon,
 ) -> tuple[tuple[str, ...], int]:
     """The raw tokens from ``reach[0]`` before to ``reach[1]`` after token *offset*
     of chunk *j* (fewer at the field's ends), and the position of that token in them."""
@@ -564,11 +573,12 @@ def _window(
     high = offset + forward + 1
     if low >= 0 and high <= len(chunk_tokens):
         return chunk_tokens[low:high], back
+    get = lexicon.chunk_tokens.get
     before = chunk_tokens[low if low > 0 else 0 : offset]
     k = j
     while len(before) < back and k > 0:
         k -= 1
-        before = tokens_of(chunks[k]) + before
+        before = (get(chunks[k]) or lexicon.tokens_of(chunks[k])) + before
     if len(before) > back:
         before = before[len(before) - back :]
     after = chunk_tokens[offset:high]
@@ -576,7 +586,7 @@ def _window(
     last = len(chunks) - 1
     while len(after) <= forward and k < last:
         k += 1
-        after += tokens_of(chunks[k])
+        after += get(chunks[k]) or lexicon.tokens_of(chunks[k])
     return before + after[: forward + 1], len(before)
 
 

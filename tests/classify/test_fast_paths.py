@@ -164,9 +164,6 @@ def test_positions_spans_and_windows_match_the_token_regex(text: str, back: int,
         for offset in range(len(chunk_tokens)):
             low = max(0, t - back)
             expected = (tuple(tokens[low : t + forward + 1]), t - low)
-            assert (
-                engine._window(layout[0][1], j, chunk_tokens, offset, (back, forward), lex.tokens_of)
-                == expected
-            )
+            assert engine._window(layout[0][1], j, chunk_tokens, offset, (back, forward), lex) == expected
             t += 1
     assert t == len(tokens)
