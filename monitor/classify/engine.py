@@ -50,12 +50,15 @@ MAX_EVIDENCE = 12
 # scanned, for the chunks that are not exactly one token: their index, first token
 # and end token (exclusive); every other chunk is one token.
 _Special = tuple[list[int], list[int], list[int]]
-_Layout = tuple[tuple[list[str], list[str], list[str]], list[_Special]]
+_Layout = tuple[tuple[list[str], list[str], list[str]], list[list[int]], list[_Special]]
+_UNSEEN = 1 << (COUNT_BITS - 1)
+"""Stands for a chunk not in the cache while the pre-filter ORs chunk values: a bit of
+the token-count part that no real chunk sets (a field cap of 50 000 characters
+allows at most 25 000 tokens in a chunk)."""
 LIVE_CACHE_LIMIT = 4_096
 # A hit: (global start, global end inclusive, field index, local start, local end inclusive).
 Hit = tuple[int, int, int, int, int]
 _MISSING = object()
-_MINUS_ONE = -1
 
 # A dateline opens a summary or body: "BRUXELLES, 2 mars 2014 (AFP) - ", "Ammán, 9 jul (EFE).-",
 # "هامبورغ (رويترز) - ", or, after an ALL-CAPS place, "МОСКВА, 12 февраля — " / "МОСКВА, 7 июля. /ТАСС/.".
@@ -245,13 +248,14 @@ class Classifier:
         """
         info_get = self._lexicon.chunk_info.get
         mask = 0
-        layout: _Layout = ((texts[0].split(), texts[1].split(), texts[2].split()), [])
+        layout: _Layout = ((texts[0].split(), texts[1].split(), texts[2].split()), [], [])
         for chunks in layout[0]:
-            if chunks:
-                # -1 marks an unseen chunk; OR-ing it in makes the result negative.
-                field_mask = reduce(or_, map(info_get, chunks, repeat(-1)), 0)
-                if field_mask < 0:
-                    field_mask = reduce(or_, _chunk_infos(chunks, self._lexicon), 0)
+            infos = list(map(info_get, chunks, repeat(_UNSEEN)))
+            layout[1].append(infos)
+            if infos:
+                field_mask = reduce(or_, infos, 0)
+                if field_mask & _UNSEEN:  # new chunks (a fresh number or name is usual)
+                    field_mask |= _add_unseen(chunks, infos, self._lexicon)
                 mask |= field_mask
         mask >>= COUNT_BITS  # the token counts OR-ed together are meaningless
         if not mask:
@@ -277,7 +281,6 @@ class Classifier:
         word (:meth:`Lexicon.context`). No regex runs over the whole field.
         """
         lexicon = self._lexicon
-        info_get = lexicon.chunk_info.get
         entries_get = lexicon.token_entries.get
         contexts_get = lexicon.contexts.get
         tokens_of = lexicon.tokens_of
@@ -285,23 +288,19 @@ class Classifier:
         skip_dateline = self._skip_dateline
         hits: dict[int, list[Hit]] = {}
         base = 0
-        layout[1][:] = [([], [], []), ([], [], []), ([], [], [])]
+        layout[2][:] = [([], [], []), ([], [], []), ([], [], [])]
         for field, chunks in enumerate(layout[0]):
             if not chunks:
                 continue
-            infos = list(map(info_get, chunks, repeat(-1)))
+            infos = layout[1][field]
             # The chunks that are not one token, with their first token and end
             # (exclusive); kept for _evidence.
-            sp_chunk, sp_first, sp_end = layout[1][field]
+            sp_chunk, sp_first, sp_end = layout[2][field]
             extra = 0  # tokens before chunk j: j + extra
             # Tokens of the dateline, computed on the first hit that cares (-1: not yet).
             dateline = -1 if field and skip_dateline else 0
             for j in compress(range(len(infos)), infos):
                 info = infos[j]
-                if info < 0:  # unseen, or evicted since the pre-filter
-                    info = lexicon.chunk_mask(chunks[j])
-                    if not info:
-                        continue
                 i = j + extra
                 if info & COUNT_MASK:  # not one token
                     count = (info & COUNT_MASK) ^ 1
@@ -503,7 +502,7 @@ class _Locator:
         self._text = text
         self._chunks = chunks = layout[0][field]
         self._lexicon = lexicon
-        self._special = layout[1][field]
+        self._special = layout[2][field]
         self._lengths = list(accumulate(map(len, chunks), initial=0))
         self._starts: list[int] | None = None
         if self._lengths[-1] + len(chunks) - 1 != len(text):
@@ -549,13 +548,19 @@ class _Locator:
         return base + spans[offset][0], self.span(last)[1]
 
 
-def _chunk_infos(chunks: list[str], lexicon: Lexicon) -> list[int]:
-    """The ``Lexicon.chunk_info`` values of *chunks*, computing those not cached."""
-    infos = list(map(lexicon.chunk_info.get, chunks, repeat(-1)))
-    if -1 in infos:
-        for i in compress(range(len(infos)), map(_MINUS_ONE.__eq__, infos)):
-            infos[i] = lexicon.chunk_mask(chunks[i])
-    return infos
+def _add_unseen(chunks: list[str], infos: list[int], lexicon: Lexicon) -> int:
+    """Replace each :data:`_UNSEEN` in *infos* by its chunk's computed value; return
+    those values OR-ed together."""
+    added = 0
+    i = -1
+    index = infos.index
+    try:
+        while True:
+            i = index(_UNSEEN, i + 1)
+            infos[i] = info = lexicon.chunk_mask(chunks[i])
+            added |= info
+    except ValueError:
+        return added
 
 
 def _window(
