@@ -283,6 +283,7 @@ class Classifier:
         lexicon = self._lexicon
         entries_get = lexicon.token_entries.get
         contexts_get = lexicon.contexts.get
+        chunk_contexts_get = lexicon.chunk_contexts.get
         tokens_of = lexicon.tokens_of
         tokens_get = lexicon.chunk_tokens.get
         skip_dateline = self._skip_dateline
@@ -334,10 +335,21 @@ class Classifier:
                             found.append(hit)
                     if reach is None:
                         continue
-                    memo_key = _window(chunks, j, chunk_tokens, offset, reach, lexicon)
-                    matched = contexts_get(memo_key)
+                    # Memoised on the neighbouring chunks (a slice, no tokenising) when
+                    # they hold the whole window; else on the window's tokens.
+                    low = j - reach[0] if j > reach[0] else 0
+                    high = j + reach[1] + 1
+                    chunk_key = (tuple(chunks[low:high]), j - low, offset, low == 0, high >= len(chunks))
+                    matched = chunk_contexts_get(chunk_key)
                     if matched is None:
-                        matched = lexicon.context(*memo_key)
+                        window, at, first_chunk, last_chunk = _window_chunks(
+                            chunks, j, chunk_tokens, offset, reach, lexicon
+                        )
+                        matched = contexts_get((window, at))
+                        if matched is None:
+                            matched = lexicon.context(window, at)
+                        if first_chunk >= low and last_chunk < high:
+                            lexicon.remember_chunk_context(chunk_key, matched)
                     for concept, first, last in matched:
                         if not (live >> concept) & 1:
                             continue
@@ -573,11 +585,23 @@ def _window(
 ) -> tuple[tuple[str, ...], int]:
     """The raw tokens from ``reach[0]`` before to ``reach[1]`` after token *offset*
     of chunk *j* (fewer at the field's ends), and the position of that token in them."""
+    return _window_chunks(chunks, j, chunk_tokens, offset, reach, lexicon)[:2]
+
+
+def _window_chunks(
+    chunks: list[str],
+    j: int,
+    chunk_tokens: tuple[str, ...],
+    offset: int,
+    reach: tuple[int, int],
+    lexicon: Lexicon,
+) -> tuple[tuple[str, ...], int, int, int]:
+    """:func:`_window`, plus the first and last chunk whose tokens were looked at."""
     back, forward = reach
     low = offset - back
     high = offset + forward + 1
     if low >= 0 and high <= len(chunk_tokens):
-        return chunk_tokens[low:high], back
+        return chunk_tokens[low:high], back, j, j
     get = lexicon.chunk_tokens.get
     before = chunk_tokens[low if low > 0 else 0 : offset]
     k = j
@@ -586,13 +610,14 @@ def _window(
         before = (get(chunks[k]) or lexicon.tokens_of(chunks[k])) + before
     if len(before) > back:
         before = before[len(before) - back :]
+    first_chunk = k
     after = chunk_tokens[offset:high]
     k = j
     last = len(chunks) - 1
     while len(after) <= forward and k < last:
         k += 1
         after += get(chunks[k]) or lexicon.tokens_of(chunks[k])
-    return before + after[: forward + 1], len(before)
+    return before + after[: forward + 1], len(before), first_chunk, k
 
 
 def _dateline_tokens(text: str) -> int:

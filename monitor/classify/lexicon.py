@@ -92,6 +92,11 @@ class Lexicon:
         self.contexts: dict[tuple[tuple[str, ...], int], tuple[tuple[int, int, int], ...]] = {}
         """(raw tokens around a phrase-indexing token, its position among them) ->
         ``(concept, first, last)`` of the phrases that match there, relative to it."""
+        self.chunk_contexts: dict[tuple[object, ...], tuple[tuple[int, int, int], ...]] = {}
+        """The same answers keyed by the whitespace chunks around the token: (chunks,
+        index of the token's chunk among them, the token's index in its chunk, whether
+        the chunks start the field, whether they end it); see
+        :meth:`remember_chunk_context`."""
         self.chunk_tokens: dict[str, tuple[str, ...]] = {}
         """Whitespace-delimited chunk -> its raw tokens (``TOKEN_RE`` matches)."""
         self._phrase_memo: dict[tuple[object, ...], bool] = {}
@@ -184,6 +189,15 @@ class Lexicon:
                 self.token_entries.clear()
             self.token_entries[raw] = found
         return found
+
+    def remember_chunk_context(
+        self, key: tuple[object, ...], matched: tuple[tuple[int, int, int], ...]
+    ) -> None:
+        """Cache *matched* under a :attr:`chunk_contexts` key; the caller guarantees
+        that the key's chunks hold every token the phrases can reach."""
+        if len(self.chunk_contexts) >= CACHE_LIMIT:
+            self.chunk_contexts.clear()
+        self.chunk_contexts[key] = matched
 
     def context(self, window: tuple[str, ...], at: int) -> tuple[tuple[int, int, int], ...]:
         """``(concept, first, last)`` for each concept of each phrase indexed under

@@ -63,7 +63,14 @@ def test_tiny_caches_give_the_same_results(monkeypatch: pytest.MonkeyPatch) -> N
     assert results(small, items) == expected
     assert results(small, items) == expected  # warm (and repeatedly emptied) caches
     lex = small._lexicon
-    for cache in (lex.cache, lex.chunk_info, lex.chunk_tokens, lex.token_entries, lex.contexts):
+    for cache in (
+        lex.cache,
+        lex.chunk_info,
+        lex.chunk_tokens,
+        lex.token_entries,
+        lex.contexts,
+        lex.chunk_contexts,
+    ):
         assert len(cache) <= 3
     assert len(small._live) <= 2
 
@@ -77,7 +84,14 @@ def test_caches_emptied_between_prefilter_and_scan(monkeypatch: pytest.MonkeyPat
 
     def scan_after_clearing(*args: Any) -> Any:
         lex = classifier._lexicon
-        for cache in (lex.cache, lex.chunk_info, lex.chunk_tokens, lex.token_entries, lex.contexts):
+        for cache in (
+            lex.cache,
+            lex.chunk_info,
+            lex.chunk_tokens,
+            lex.token_entries,
+            lex.contexts,
+            lex.chunk_contexts,
+        ):
             cache.clear()
         lex._spans.clear()
         lex._forms.clear()
@@ -167,3 +181,60 @@ def test_positions_spans_and_windows_match_the_token_regex(text: str, back: int,
             assert engine._window(layout[0][1], j, chunk_tokens, offset, (back, forward), lex) == expected
             t += 1
     assert t == len(tokens)
+
+
+PHRASE_PIECES = st.sampled_from(
+    [
+        "Conseil",
+        "de",
+        "sécurité",
+        "-",
+        "—",
+        "Syrie",
+        "sanctions",
+        "contre",
+        "la",
+        "Russie",
+        "G20",
+        "Hamburg",
+        "Polizei",
+        "central",
+        "bank",
+        "North",
+        "Korea",
+        "haute",
+        "sociale",
+        "mesures",
+        "cessez-le-feu",
+        "l'UE",
+        "x",
+    ]
+)
+PHRASE_TEXT = st.lists(PHRASE_PIECES, max_size=14).map(" ".join)
+
+
+def _clear(classifier: Classifier) -> None:
+    lex = classifier._lexicon
+    for cache in (
+        lex.cache,
+        lex.chunk_info,
+        lex.chunk_tokens,
+        lex.token_entries,
+        lex.contexts,
+        lex.chunk_contexts,
+    ):
+        cache.clear()
+    classifier._live.clear()
+
+
+COLD = load_classifier()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(PHRASE_TEXT, PHRASE_TEXT)
+def test_warm_caches_answer_as_cold_ones(title: str, summary: str) -> None:
+    """Memoised answers (chunk values, phrase contexts keyed by chunks, live topics)
+    never depend on the item they were first computed for."""
+    warm = CLASSIFIER.classify(title, summary)
+    _clear(COLD)
+    assert [m.model_dump() for m in warm] == [m.model_dump() for m in COLD.classify(title, summary)]
