@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from itertools import accumulate, compress, repeat
-from operator import or_
+from operator import itemgetter, or_
 
 from pydantic import BaseModel
 
@@ -405,7 +405,7 @@ class Classifier:
                     break
         if not firings:
             return None
-        firings.sort(key=lambda f: -f[0])
+        firings.sort(key=itemgetter(0), reverse=True)  # stable, like key=-strength
         remaining = 1.0
         for strength, _, _ in firings:
             remaining *= 1.0 - strength
@@ -476,26 +476,25 @@ def _evidence(
     lexicon: Lexicon,
     locators: dict[int, _Locator],
 ) -> list[Evidence]:
-    """Evidence for the strongest firings, with spans into the original field text."""
-    chosen: list[tuple[str, Hit]] = []
+    """Evidence for the strongest firings, with spans into the original field text:
+    each distinct (rule, hit) in firing order, at most :data:`MAX_EVIDENCE`."""
+    out: list[Evidence] = []
     seen: set[tuple[str, int, int]] = set()
+    evidence_of = _evidence_of
     for _, rule_id, used in firings:
         for hit in used:
             key = (rule_id, hit[0], hit[1])
-            if key not in seen:
-                seen.add(key)
-                chosen.append((rule_id, hit))
-        if len(chosen) >= MAX_EVIDENCE:
-            break
-    out = []
-    evidence_of = _evidence_of
-    for rule_id, hit in chosen[:MAX_EVIDENCE]:
-        field = hit[2]
-        locator = locators.get(field)
-        if locator is None:
-            locator = locators[field] = _Locator(texts[field], layout, field, lexicon)
-        start, end = locator.locate(hit[3], hit[4])
-        out.append(evidence_of(rule_id, texts[field][start:end], FIELD_NAMES[field], start, end))
+            if key in seen:
+                continue
+            seen.add(key)
+            field = hit[2]
+            locator = locators.get(field)
+            if locator is None:
+                locator = locators[field] = _Locator(texts[field], layout, field, lexicon)
+            start, end = locator.locate(hit[3], hit[4])
+            out.append(evidence_of(rule_id, texts[field][start:end], FIELD_NAMES[field], start, end))
+            if len(out) == MAX_EVIDENCE:
+                return out
     return out
 
 
