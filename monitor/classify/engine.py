@@ -253,7 +253,7 @@ class Classifier:
             infos = list(map(info_get, chunks, repeat(_UNSEEN)))
             layout[1].append(infos)
             if infos:
-                field_mask = reduce(or_, infos, 0)
+                field_mask = reduce(or_, set(infos), 0)  # few distinct values: mostly 0
                 if field_mask & _UNSEEN:  # new chunks (a fresh number or name is usual)
                     field_mask |= _add_unseen(chunks, infos, self._lexicon)
                 mask |= field_mask
