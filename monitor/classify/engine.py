@@ -1,12 +1,14 @@
-"""The compiled matcher: one pass over an item's tokens, then the rules of the
-topics whose concepts occurred.
+"""The compiled matcher: a pre-filter over an item's whitespace chunks, a scan of
+the few chunks that matter, then the rules of the topics that can fire.
 
-Per item the work is: split each field into raw tokens (one C-level regex pass),
-look every token up in the combined :class:`~monitor.classify.lexicon.Lexicon`
-cache (C-level ``map``), and handle in Python only the few tokens that hit a term.
-Rules are evaluated only for topics that had a hit, so the cost does not grow with
-the number of loaded topics. Character spans are computed only for the evidence
-that is returned.
+Per item the work is: split each field on whitespace and look every chunk up in
+the :class:`~monitor.classify.lexicon.Lexicon` chunk cache (C-level ``map``); the
+cached value holds the concepts the chunk may trigger and its token count, and is
+0 for the usual chunk (one token, no term). Topics with a rule whose concepts all
+may occur are *live*; if none is, the item stops there. Otherwise only the chunks
+with a non-zero value are handled in Python, and only hits of live topics'
+concepts are recorded, so the cost does not grow with the number of loaded
+topics. Character spans are computed only for the evidence that is returned.
 
 Scoring (``docs/classifier.md`` has the reasoning): each rule firing has a strength
 ``rule.weight × field_weight(field of the anchor) × position factor`` (body hits fade

@@ -15,16 +15,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from monitor.classify.definitions import split_term
 from monitor.classify.normalize import TOKEN_RE, normalize_token, token_forms
 
 CACHE_LIMIT = 300_000
 """Resolved raw tokens kept before the cache is emptied (bounds memory on hostile input)."""
+KEY_CHARS_LIMIT = 128
+"""Longest key (characters, summed over a tuple key's strings) a cache stores: longer
+text (hostile or mis-parsed input) is recomputed each time, so that a full cache
+holds at most ``CACHE_LIMIT`` short keys."""
 COUNT_BITS = 20
 """Low bits of a :attr:`Lexicon.chunk_info` value: the chunk's token count XOR 1, so
 that the commonest chunk, one token that triggers nothing, has the value 0."""
 COUNT_MASK = (1 << COUNT_BITS) - 1
+
+
+def _remember(cache: dict[Any, Any], key: object, value: object, chars: int) -> None:
+    """Store *value* under *key* unless the key is longer than :data:`KEY_CHARS_LIMIT`;
+    empty the cache first when it holds :data:`CACHE_LIMIT` entries."""
+    if chars > KEY_CHARS_LIMIT:
+        return
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +156,7 @@ class Lexicon:
                     if found:
                         keys |= found
         value = tuple(sorted(keys)) if keys else None
-        if len(self.cache) >= CACHE_LIMIT:
-            self.cache.clear()
-        self.cache[raw] = value
+        _remember(self.cache, raw, value, len(raw))
         return value
 
     def chunk_mask(self, chunk: str) -> int:
@@ -165,9 +178,7 @@ class Lexicon:
         if len(tokens) > COUNT_MASK:
             raise ValueError(f"chunk of {len(tokens)} tokens is too long")
         info = mask << COUNT_BITS | (len(tokens) ^ 1)
-        if len(self.chunk_info) >= CACHE_LIMIT:
-            self.chunk_info.clear()
-        self.chunk_info[chunk] = info
+        _remember(self.chunk_info, chunk, info, len(chunk))
         return info
 
     def entries(self, raw: str) -> tuple[tuple[int, ...], tuple[int, int] | None]:
@@ -185,9 +196,7 @@ class Lexicon:
                 back = max(p.anchor for p in phrases)
                 reach = (back, max(len(p.words) - 1 - p.anchor for p in phrases))
             found = (concepts, reach)
-            if len(self.token_entries) >= CACHE_LIMIT:
-                self.token_entries.clear()
-            self.token_entries[raw] = found
+            _remember(self.token_entries, raw, found, len(raw))
         return found
 
     def remember_chunk_context(
@@ -195,9 +204,9 @@ class Lexicon:
     ) -> None:
         """Cache *matched* under a :attr:`chunk_contexts` key; the caller guarantees
         that the key's chunks hold every token the phrases can reach."""
-        if len(self.chunk_contexts) >= CACHE_LIMIT:
-            self.chunk_contexts.clear()
-        self.chunk_contexts[key] = matched
+        chunks = key[0]
+        assert isinstance(chunks, tuple)
+        _remember(self.chunk_contexts, key, matched, sum(map(len, chunks)))
 
     def context(self, window: tuple[str, ...], at: int) -> tuple[tuple[int, int, int], ...]:
         """``(concept, first, last)`` for each concept of each phrase indexed under
@@ -220,9 +229,7 @@ class Lexicon:
                     for concept in self.phrases[key - n_concepts].concepts:
                         out.append((concept, span[0] - at, span[1] - at))
             found = tuple(out)
-            if len(self.contexts) >= CACHE_LIMIT:
-                self.contexts.clear()
-            self.contexts[memo_key] = found
+            _remember(self.contexts, memo_key, found, sum(map(len, window)))
         return found
 
     def tokens_of(self, chunk: str) -> tuple[str, ...]:
@@ -230,9 +237,7 @@ class Lexicon:
         tokens = self.chunk_tokens.get(chunk)
         if tokens is None:
             tokens = tuple(TOKEN_RE.findall(chunk))
-            if len(self.chunk_tokens) >= CACHE_LIMIT:
-                self.chunk_tokens.clear()
-            self.chunk_tokens[chunk] = tokens
+            _remember(self.chunk_tokens, chunk, tokens, len(chunk))
         return tokens
 
     def token_spans(self, chunk: str) -> tuple[tuple[int, int], ...]:
@@ -240,9 +245,7 @@ class Lexicon:
         spans = self._spans.get(chunk)
         if spans is None:
             spans = tuple(m.span() for m in TOKEN_RE.finditer(chunk))
-            if len(self._spans) >= CACHE_LIMIT:
-                self._spans.clear()
-            self._spans[chunk] = spans
+            _remember(self._spans, chunk, spans, len(chunk))
         return spans
 
     def forms(self, raw: str) -> tuple[str, ...]:
@@ -250,9 +253,7 @@ class Lexicon:
         forms = self._forms.get(raw)
         if forms is None:
             forms = token_forms(raw)
-            if len(self._forms) >= CACHE_LIMIT:
-                self._forms.clear()
-            self._forms[raw] = forms
+            _remember(self._forms, raw, forms, len(raw))
         return forms
 
     def phrase_span(self, key: int, tokens: Sequence[str], at: int) -> tuple[int, int] | None:
@@ -272,9 +273,7 @@ class Lexicon:
         known = self._phrase_memo.get(memo_key)
         if known is None:
             known = self._phrase_matches(phrase, tokens, first)
-            if len(self._phrase_memo) >= CACHE_LIMIT:
-                self._phrase_memo.clear()
-            self._phrase_memo[memo_key] = known
+            _remember(self._phrase_memo, memo_key, known, sum(map(len, tokens[first : last + 1])))
         return (first, last) if known else None
 
     def _phrase_matches(self, phrase: Phrase, tokens: Sequence[str], first: int) -> bool:

@@ -238,3 +238,15 @@ def test_warm_caches_answer_as_cold_ones(title: str, summary: str) -> None:
     warm = CLASSIFIER.classify(title, summary)
     _clear(COLD)
     assert [m.model_dump() for m in warm] == [m.model_dump() for m in COLD.classify(title, summary)]
+
+
+def test_long_chunks_are_not_cached() -> None:
+    classifier = load_classifier()
+    long_word = "Syrie" + "x" * 500
+    title = f"Trêve en Syrie {long_word} cessez-le-feu-{'y' * 300} Syrie"
+    first = classifier.classify(title)
+    lex = classifier._lexicon
+    for cache in (lex.cache, lex.chunk_info, lex.chunk_tokens, lex.token_entries, lex._spans, lex._forms):
+        assert all(len(key) <= lexicon.KEY_CHARS_LIMIT for key in cache)
+    assert [m.topic for m in first] == ["syria_ceasefire"]
+    assert classifier.classify(title) == first
