@@ -19,9 +19,7 @@ from monitor.models import TopicMatch
 PACKAGE_TOPICS = Path(__file__).with_name("topics")
 
 
-def load_definitions(
-    extra_dirs: Sequence[Path] = (), disabled: Sequence[str] = ()
-) -> list[TopicDefinition]:
+def load_definitions(extra_dirs: Sequence[Path] = (), disabled: Sequence[str] = ()) -> list[TopicDefinition]:
     """Load, override and filter the definitions; raise on the first bad file.
 
     Raises :class:`TopicDefinitionError` for a bad file (``about`` = its path), an
