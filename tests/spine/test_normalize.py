@@ -126,3 +126,26 @@ def test_utf7_charset_from_http_is_not_obeyed() -> None:
     )
     out = parse_and_normalise(doc, "application/rss+xml; charset=utf-7", "http://x/", CTX)
     assert out.items and "<script" not in out.items[0].title
+
+
+def test_fast_event_construction_matches_validation() -> None:
+    """poll.build_events skips re-validation; its events must serialise like validated ones."""
+    from monitor.ingest.dedup import Decision
+    from monitor.models import EnrichedEvent, Evidence, TopicMatch
+    from monitor.poll import _FAST_EVENTS, build_events
+
+    assert _FAST_EVENTS
+    doc = rss([Item(guid="g1", title="Syrie : trêve", description="<p>Le cessez-le-feu tient.</p>")])
+    (item,) = normalise_feed(parse_feed(doc), CTX)
+    topics = [
+        TopicMatch(
+            topic="syria_ceasefire",
+            score=0.9,
+            evidence=[Evidence(rule="r", text="trêve", field="title", start=8, end=13)],
+        )
+    ]
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    (event,) = build_events([Decision(item, "updated", 2)], [topics], when, when)
+    valid = EnrichedEvent.model_validate(event.model_dump())
+    assert event.model_dump_json() == valid.model_dump_json()
+    assert event.status == "updated" and event.revision == 2
