@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,18 @@ from typing import Any
 from ..demo.replay import ReplayServer, load_manifest
 from ..schemas import schema_for_topic
 from .broker import BrokerProcess
+
+DEFAULT_HTTP_PORT = 9108
+
+
+def _preferred_port(port: int) -> int:
+    """``port`` when it is free on loopback, else 0 (any free port; the banner says which)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
 
 
 def write_registry(directory: Path, topics: list[str], prefix: str) -> None:
@@ -58,7 +71,7 @@ class EmbeddedStack:
                 "idempotence": False,
                 "partitions": 1,
             },
-            "http": {"port": 0},
+            "http": {"port": _preferred_port(DEFAULT_HTTP_PORT)},
             "feeds": feeds,
         }
 
