@@ -80,6 +80,8 @@ class EnrichedEvent(WireItem):
     status: EventStatus
     revision: int = Field(ge=1, description="1 for the first publication, +1 per update.")
     topics: list[TopicMatch] = Field(default_factory=list)
-    story_id: str | None = Field(default=None, description="Items on the same story share it.")
+    story_id: str | None = Field(
+        default=None, description="Reserved for story clustering (items on one story); always null in v1."
+    )
     fetched_at: datetime
     accepted_at: datetime = Field(description="When the monitor accepted the item (outbox write).")
