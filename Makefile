@@ -18,6 +18,7 @@ bench:          ## every benchmark under bench/
 	@scripts/setup.sh
 	.venv/bin/python bench/bench_pipeline.py
 	.venv/bin/python bench/bench_classify.py
+	.venv/bin/python bench/bench_polls.py
 
 faults:         ## the fault-injection tests only
 	@scripts/setup.sh --with-prometheus
