@@ -27,6 +27,10 @@ Fields = Literal["title", "summary", "body"]
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 MIN_AFFIX_LEN = 3
 """A prefix, suffix or infix term needs this many letters, else it matches half the language."""
+MAX_GAP = 3
+"""The widest gap ``~N`` a phrase may hold: up to N arbitrary tokens between two words."""
+GAP_RE = re.compile(r"~\d*")
+"""A gap word of a phrase (validated by :func:`term_problem`)."""
 
 
 DEFAULT_FIELD_WEIGHTS: dict[Fields, float] = {"title": 1.0, "summary": 0.75, "body": 0.5}
@@ -40,7 +44,9 @@ class Concept(BaseModel):
     ``word`` exact token; ``word*`` token starting with ``word``; ``*word`` token
     ending with it; ``*word*`` token containing it (German compounds); several words
     (``cessez-le-feu``, ``asset freeze*``) a phrase of consecutive tokens, each word
-    exact or ``word*``.
+    exact or ``word*``; inside a phrase, ``~N`` (N = 1 to 3) stands for up to N
+    arbitrary tokens (``"cessation ~2 des hostilites"`` matches *cessation complète
+    des hostilités*).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -152,10 +158,14 @@ def split_term(term: str) -> list[str]:
     """Split a term into its words, keeping ``*`` markers: ``G-20`` → ``["G", "20"]``.
 
     A ``*`` stays attached to the word it touches, so ``*waffenruhe*`` is one word and
-    ``asset freeze*`` is two.
+    ``asset freeze*`` is two. A gap ``~N`` is kept as a word of its own:
+    ``"وقف ~2 لاطلاق النار"`` → ``["وقف", "~2", "لاطلاق", "النار"]``.
     """
     words: list[str] = []
     for chunk in term.split():
+        if GAP_RE.fullmatch(chunk):
+            words.append(chunk)
+            continue
         lead = chunk.startswith("*")
         trail = chunk.endswith("*") and len(chunk) > 1
         parts = TOKEN_RE.findall(chunk)
@@ -174,9 +184,18 @@ def term_problem(term: str) -> str | None:
     words = split_term(term)
     if not words:
         return "has no letters or digits"
-    if len(words) > 8:
+    gaps = [i for i, word in enumerate(words) if GAP_RE.fullmatch(word)]
+    if len(words) - len(gaps) > 8:
         return "phrases are limited to 8 words"
+    for i in gaps:
+        word = words[i]
+        if word[1:] not in {str(n) for n in range(1, MAX_GAP + 1)}:
+            return f"gap {word!r} must be ~1 to ~{MAX_GAP}"
+        if i == 0 or i == len(words) - 1 or i - 1 in gaps:
+            return f"gap {word!r} must stand between two words of a phrase"
     for i, word in enumerate(words):
+        if i in gaps:
+            continue
         core = word.strip("*")
         wild = word != core
         if wild and len(core) < MIN_AFFIX_LEN:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
-from monitor.classify.definitions import split_term
+from monitor.classify.definitions import GAP_RE, split_term
 from monitor.classify.normalize import TOKEN_RE, normalize_token, token_forms
 
 CACHE_LIMIT = 300_000
@@ -40,6 +41,20 @@ def _remember(cache: dict[Any, Any], key: object, value: object, chars: int) -> 
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
     cache[key] = value
+
+
+GAP_WORD = ("", True)
+"""A phrase word matching any token (a prefix of every form): one token of a ``~N`` gap."""
+
+
+def expand_gaps(words: list[str]) -> list[list[str]]:
+    """The gap-free variants of a term's words: each ``~N`` becomes 0 to N ``~`` words
+    (one per arbitrary token), so ``["a", "~2", "b"]`` gives ``a b``, ``a ~ b``, ``a ~ ~ b``."""
+    options = [
+        [["~"] * k for k in range(int(word[1:]) + 1)] if GAP_RE.fullmatch(word) else [[word]]
+        for word in words
+    ]
+    return [[w for part in choice for w in part] for choice in product(*options)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +86,9 @@ class Lexicon:
         self._infix: dict[str, set[int]] = {}
         phrase_ids: dict[tuple[str, ...], int] = {}
         phrase_parts: list[tuple[tuple[tuple[str, bool], ...], int, set[int]]] = []
-        for term, concept in terms:
-            words = [(w, normalize_token(w.strip("*"))) for w in split_term(term)]
+        for term, concept in [(v, c) for t, c in terms for v in expand_gaps(split_term(t))]:
+            # a gap token ("~") normalises to "" and never anchors (the anchor is a longest word)
+            words = [(w, "" if w == "~" else normalize_token(w.strip("*"))) for w in term]
             if len(words) == 1:
                 self._add(words[0][0], words[0][1], concept)
                 continue
@@ -81,7 +97,7 @@ class Lexicon:
             if key is None:
                 key = n_concepts + len(phrase_parts)
                 phrase_ids[tuple(normalize_token(w) for w in signature)] = key
-                pattern = tuple((norm, raw.endswith("*")) for raw, norm in words)
+                pattern = tuple(GAP_WORD if raw == "~" else (norm, raw.endswith("*")) for raw, norm in words)
                 anchor = max(range(len(words)), key=lambda k: len(words[k][1]))
                 phrase_parts.append((pattern, anchor, set()))
                 # the anchor word is indexed as a prefix if it ends with '*' (never infix)
@@ -261,7 +277,8 @@ class Lexicon:
         word at ``tokens[at]``, else ``None``.
 
         The anchor word is already known to match; every other word must equal one
-        of its token's forms (or be a prefix of one, for ``word*``).
+        of its token's forms (or be a prefix of one, for ``word*``; a gap word, the
+        empty prefix, matches any token).
         """
         phrase = self.phrases[key - self.n_concepts]
         first = at - phrase.anchor
