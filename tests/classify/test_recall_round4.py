@@ -161,3 +161,57 @@ def test_sanctions_round4_paraphrases_are_in(classifier: Classifier, title: str)
 @pytest.mark.parametrize("title", SANCTIONS_OUT)
 def test_sanctions_round4_hard_negatives_stay_out(classifier: Classifier, title: str) -> None:
     assert "sanctions" not in topics(classifier, title)
+
+
+G20_IN = [
+    "Summit of the twenty largest economies: city centre sealed off",
+    "Snipers on rooftops as the G20 leaders arrive",
+    "Warships and air defences guard the G20 summit venue",
+    "Boats banned from the bay during the G20 summit",
+    "Road closures and motorcades: G20 summit disrupts the city",
+    "Metro closed and public holiday decreed for the G20 summit",
+    "Riots and looting near the G20 summit",
+    "Armed forces take over security for the G20 summit",
+    "Messehallen sealed off ahead of the summit of leaders of the twenty largest economies",
+    "Le sommet des vingt premières économies mondiales : centre-ville bouclé",
+    "Zone rouge autour du sommet du G20",
+    "Tireurs d'élite sur les toits pour le sommet du G20",
+    "Gipfel der zwanzig größten Industrie- und Schwellenländer: Innenstadt abgeriegelt",
+    "G20-Außenministertreffen: Sperrzone und Halteverbote in Bonn",
+    "Krawalle beim G20-Gipfel in Hamburg",
+    "Passierscheine für Anwohner rund um die Messehallen beim G20-Gipfel",
+    "Cumbre de los veinte: anillo de seguridad en Buenos Aires",
+    "Francotiradores y buzos custodian la cumbre del G20",
+    "Saqueos y barricadas cerca de la cumbre del G20",
+    "Costa Salguero blindado para la cumbre del G20",
+    "Саммит «двадцатки»: в городе перекроют улицы",
+    "На время саммита «Большой двадцатки» введут ограничения движения",
+    "Вокруг места проведения саммита G20 развернуты армейские подразделения",
+    "Беспорядки у места саммита двадцатки",
+    "قمة مجموعة العشرين: إغلاق الطرق المؤدية إلى مكان القمة",
+    "القوات الخاصة تنتشر حول قمة العشرين",
+]
+
+G20_OUT = [
+    "BRICS summit in Johannesburg: Sandton sealed off",
+    "G7 summit: roads closed and snipers on rooftops",
+    "NATO summit: warships guard the bay",
+    "Sommet de l'Otan : rues fermées et tireurs d'élite",
+    "BRICS-Gipfel: Innenstadt abgeriegelt",
+    "Саммит БРИКС: в Казани перекроют улицы",
+    "G20 finance ministers agree on debt relief",
+    "Los ministros del G20 acuerdan medidas fiscales",
+    "Johannesburg: police seal off the city centre after protests",
+    "Osaka: road closures for the marathon",
+    "Rio de Janeiro: special forces storm favela",
+]
+
+
+@pytest.mark.parametrize("title", G20_IN)
+def test_g20_round4_paraphrases_are_in(classifier: Classifier, title: str) -> None:
+    assert "g20_security" in topics(classifier, title)
+
+
+@pytest.mark.parametrize("title", G20_OUT)
+def test_g20_round4_hard_negatives_stay_out(classifier: Classifier, title: str) -> None:
+    assert "g20_security" not in topics(classifier, title)
