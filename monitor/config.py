@@ -93,7 +93,8 @@ class KafkaConfig(_Section):
 class FetchConfig(_Section):
     """HTTP polling limits shared by every feed."""
 
-    user_agent: str = "wire-monitor/{version} (+https://github.com/wire-monitor; feed poller)"
+    # publishers like a contact: add one, e.g. "wire-monitor/{version} (+mailto:desk@example.org)"
+    user_agent: str = "wire-monitor/{version} (news feed monitor)"
     default_interval: float = Field(60.0, gt=0, le=86_400)
     jitter: float = Field(0.1, ge=0, le=0.5, description="Fraction of the interval added at random.")
     connect_timeout: float = Field(10.0, gt=0, le=300)
