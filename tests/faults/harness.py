@@ -27,12 +27,11 @@ from typing import Any
 
 import aiohttp
 import yaml
-from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.embedded.broker import free_port
 from tests.conftest import REPO
-from tests.support.feeds import FeedServer, Item, rss
+from tests.support.feeds import FeedServer, Item, read_topic, rss
 
 
 async def wait_for(
@@ -308,33 +307,12 @@ async def collect_events(
     within: float = 60.0,
     idle: float = 2.0,
 ) -> Delivery:
-    """Read ``topic`` from the start until the expected guids (or count) arrived, plus ``idle`` s."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    out: list[Any] = []
-    guids: set[str] = set()
-    deadline = time.monotonic() + within
-    complete_at: float | None = None
-    try:
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for messages in batch.values():
-                for m in messages:
-                    out.append(m)
-                    guids.add(json.loads(m.value).get("guid"))
-            done = (expect_guids is not None and expect_guids <= guids) or (
-                expect is not None and len({m.key for m in out}) >= expect
-            )
-            if done and complete_at is None:
-                complete_at = time.monotonic()
-            if complete_at is not None and time.monotonic() - complete_at >= idle:
-                break
-    finally:
-        await consumer.stop()
-    return Delivery(out)
+    """Read ``topic`` from the start until the expected guids (or count of distinct keys)
+    arrived, plus ``idle`` s."""
+
+    def complete(messages: list[Any]) -> bool:
+        if expect_guids is not None:
+            return expect_guids <= {json.loads(m.value).get("guid") for m in messages}
+        return expect is not None and len({m.key for m in messages}) >= expect
+
+    return Delivery(await read_topic(bootstrap, topic, until=complete, timeout=within, idle=idle))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 from xml.sax.saxutils import escape
 
 from aiohttp import web
@@ -104,10 +105,16 @@ class FeedServer:
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, expect: int | None = None, timeout: float = 15.0, idle: float = 1.5
-) -> list:
-    """Every message on ``topic`` from the beginning: until ``expect`` arrived (then ``idle``
-    more seconds to catch extras) or ``timeout``."""
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int | None = None,
+    until: Callable[[list[Any]], bool] | None = None,
+    timeout: float = 15.0,
+    idle: float = 1.5,
+) -> list[Any]:
+    """Every message on ``topic`` from the beginning: until ``expect`` messages arrived or
+    ``until(messages)`` holds (then ``idle`` more seconds to catch extras), or ``timeout``."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -116,7 +123,7 @@ async def read_topic(
         group_id=None,
     )
     await consumer.start()
-    out: list = []
+    out: list[Any] = []
     deadline = time.monotonic() + timeout
     extra_until: float | None = None
     try:
@@ -124,7 +131,8 @@ async def read_topic(
             batch = await consumer.getmany(timeout_ms=300)
             for messages in batch.values():
                 out.extend(messages)
-            if expect is not None and len(out) >= expect and extra_until is None:
+            complete = (expect is not None and len(out) >= expect) or (until is not None and until(out))
+            if complete and extra_until is None:
                 extra_until = time.monotonic() + idle
             if extra_until is not None and time.monotonic() >= extra_until:
                 break
