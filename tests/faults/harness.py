@@ -20,7 +20,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.config import Settings
 from monitor.embedded.broker import free_port
+from monitor.service import Service
 from tests.conftest import REPO
 from tests.support.feeds import FeedServer, Item, read_topic, rss
 
@@ -296,6 +299,21 @@ class Delivery:
     @property
     def duplicates(self) -> int:
         return len(self.messages) - len(self.by_key())
+
+
+@asynccontextmanager
+async def running_service(settings: Settings) -> AsyncIterator[Service]:
+    """An in-process Service polling on its schedule; stopped and shut down on exit."""
+    service = Service(settings, serve_http=False)
+    await service.start()
+    stop = asyncio.Event()
+    runner = asyncio.create_task(service.run(stop))
+    try:
+        yield service
+    finally:
+        stop.set()
+        await runner
+        await service.shutdown()
 
 
 async def collect_events(

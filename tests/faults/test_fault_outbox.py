@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from pathlib import Path
@@ -21,9 +20,15 @@ import pytest
 
 from monitor.config import Settings, load_settings
 from monitor.embedded.broker import BrokerProcess
-from monitor.service import Service
 from monitor.store import FeedState, OutboxEvent, StateStore
-from tests.faults.harness import collect_events, metric, numbered_item, parse_metrics, wait_for
+from tests.faults.harness import (
+    collect_events,
+    metric,
+    numbered_item,
+    parse_metrics,
+    running_service,
+    wait_for,
+)
 from tests.support.feeds import FeedServer, rss
 
 pytestmark = pytest.mark.slow
@@ -66,11 +71,7 @@ async def test_full_outbox_refuses_then_accepts_later(
             [{"id": "a", "url": url_a, "agency": "T"}, {"id": "b", "url": url_b, "agency": "T"}],
             outbox={"max_events": 10, "retry_initial": 0.2, "retry_max": 0.5},
         )
-        service = Service(cfg, serve_http=False)
-        await service.start()
-        stop = asyncio.Event()
-        runner = asyncio.create_task(service.run(stop))
-        try:
+        async with running_service(cfg) as service:
             assert service.store is not None
             store = service.store.sync
             await wait_for(
@@ -101,10 +102,6 @@ async def test_full_outbox_refuses_then_accepts_later(
                 60,
                 "feed b accepted once there is room",
             )
-        finally:
-            stop.set()
-            await runner
-            await service.shutdown()
         delivery = await collect_events(broker.bootstrap_servers, "full.enriched", expect=13, within=30)
         broker.stop()
     guids = sorted(p["guid"] for p in delivery.payloads)
@@ -148,11 +145,7 @@ async def test_poison_event_is_buried_and_the_rest_flows(
                 [{"id": "p", "url": url, "agency": "T"}],
                 outbox={"max_attempts": 3, "retry_initial": 0.05, "retry_max": 0.2},
             )
-            service = Service(cfg, serve_http=False)
-            await service.start()
-            stop = asyncio.Event()
-            runner = asyncio.create_task(service.run(stop))
-            try:
+            async with running_service(cfg) as service:
                 assert service.store is not None
                 store = service.store.sync
                 await wait_for(
@@ -167,10 +160,6 @@ async def test_poison_event_is_buried_and_the_rest_flows(
                     30,
                     "the item after the poison published",
                 )
-            finally:
-                stop.set()
-                await runner
-                await service.shutdown()
         delivery = await collect_events(broker.bootstrap_servers, f"{prefix}enriched", expect=7, within=30)
     dead = StateStore(tmp_path / "state" / "state.sqlite3").outbox_dead()
     assert len(dead) == 1
